@@ -1,0 +1,145 @@
+"""Checks of students' work, written once.
+
+A check is "run the student's code on these inputs, compare with this
+reference".  The three parts are kept apart on purpose so that the same
+check serves three callers:
+
+* the visible tester cell (``check("linear_forward")``: stored fixture
+  inputs, stored and live PyTorch references, a table the student can read);
+* the hidden block of the same cell (``check("linear_forward", seed=7, N=3)``:
+  inputs the student never saw);
+* the out-of-process grader, which runs only :attr:`Check.run` in a sandboxed
+  child and compares the plain arrays it hands back itself.
+
+This package is shipped to students next to their notebooks, so it imports
+nothing but numpy and the standard library at import time; PyTorch is
+imported only when a reference is computed.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+Arrays = dict[str, np.ndarray]
+
+RTOL = 1e-6
+ATOL = 1e-8
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded item.
+
+    ``run(mytorch, inputs)`` is the only part that executes student code.
+    ``reference(inputs)`` computes the expected outputs without it.
+    ``flat`` names outputs compared by value only (``b``, ``dLdb``: a ``(1, h)``
+    bias is not wrong). ``compare`` replaces the array comparison where the
+    answer is a property, not a value (random initialisation).
+    """
+
+    grade_id: str
+    title: str
+    make_inputs: Callable[[np.random.Generator, Mapping[str, int]], Arrays]
+    run: Callable[[Any, Arrays], Arrays]
+    reference: Callable[[Arrays], Arrays] | None = None
+    flat: frozenset[str] = frozenset()
+    compare: Callable[[Arrays, Arrays], Verdict] | None = None
+    rtol: float = RTOL
+    atol: float = ATOL
+    # Extreme inputs reported to the student as advice, never deducted.
+    advice: tuple[tuple[str, Callable[[], Arrays]], ...] = field(default=())
+
+    def inputs(self, seed: int, **shape: int) -> Arrays:
+        return self.make_inputs(np.random.default_rng(seed), shape)
+
+    def verdict(self, outputs: Arrays, reference: Arrays, inputs: Arrays) -> Verdict:
+        if self.compare is not None:
+            return self.compare(outputs, inputs)
+        return compare_arrays(outputs, reference, self.flat, self.rtol, self.atol)
+
+
+def as_array(value: Any) -> np.ndarray:
+    """What a student returned, as a float64 array; raises ValueError if it is not numeric."""
+    if value is None:
+        raise ValueError("got None (did the method forget to return?)")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not numeric: {type(value).__name__}") from exc
+    return arr
+
+
+def compare_arrays(outputs: Mapping[str, Any], reference: Arrays, flat: frozenset[str] = frozenset(),
+                   rtol: float = RTOL, atol: float = ATOL) -> Verdict:
+    """Every reference array must be matched in shape (or size, for ``flat`` names) and value."""
+    for name, want in reference.items():
+        if name not in outputs:
+            return Verdict(False, f"{name}: missing from the results")
+        try:
+            got = as_array(outputs[name])
+        except ValueError as exc:
+            return Verdict(False, f"{name}: {exc}")
+        want = np.asarray(want, dtype=np.float64)
+        if name in flat:
+            got, want = got.reshape(-1), want.reshape(-1)
+        if got.shape != want.shape:
+            return Verdict(False, f"{name}: shape {got.shape}, expected {want.shape}")
+        if not np.isfinite(got).all():
+            return Verdict(False, f"{name}: contains nan or inf")
+        err = np.abs(got - want)
+        if not (err <= atol + rtol * np.abs(want)).all():
+            return Verdict(False, f"{name}: values differ, max |difference| = {err.max():.3g}")
+    return Verdict(True, "matches the reference")
+
+
+# --- registry -------------------------------------------------------------
+
+REGISTRY: dict[str, Check] = {}
+
+
+def register(check: Check) -> Check:
+    if check.grade_id in REGISTRY:
+        raise ValueError(f"duplicate check {check.grade_id!r}")
+    REGISTRY[check.grade_id] = check
+    return check
+
+
+def get(grade_id: str) -> Check:
+    _load_assignments()
+    try:
+        return REGISTRY[grade_id]
+    except KeyError:
+        raise KeyError(f"no check named {grade_id!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+def _load_assignments() -> None:
+    importlib.import_module("coursekit.checks.hw1")
+
+
+# --- fixtures ---------------------------------------------------------------
+
+FIXTURE = Path("data") / "testerData.npz"
+
+
+def fixture_case(grade_id: str, path: Path | str = FIXTURE) -> tuple[Arrays, Arrays]:
+    """Stored inputs and stored (PyTorch-made) expected outputs of a check's visible case."""
+    with np.load(path, allow_pickle=False) as data:
+        inputs = _section(data, f"inputs__{grade_id}__")
+        expected = _section(data, f"expected__{grade_id}__")
+    if not inputs:
+        raise KeyError(f"{path} has no inputs for {grade_id!r}; regenerate the fixtures")
+    return inputs, expected
+
+
+def _section(data: Mapping[str, np.ndarray], prefix: str) -> Arrays:
+    return {k[len(prefix):]: np.array(data[k]) for k in data if k.startswith(prefix)}

@@ -1,0 +1,100 @@
+"""What a tester notebook cell calls: run one check in this kernel and show it.
+
+    check("linear_forward")                  # visible: handout fixture vs PyTorch
+    check("linear_forward", seed=7, N=3)     # new inputs, as hidden tests do
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coursekit.checks import FIXTURE, Arrays, Check, as_array, fixture_case, get
+
+
+class CheckFailed(AssertionError):
+    """A check did not pass; the message says why."""
+
+
+def load_mytorch() -> Any:
+    """Import the student's ``mytorch`` from the notebook's folder, fresh each time."""
+    for name in [m for m in sys.modules if m == "mytorch" or m.startswith("mytorch.")]:
+        del sys.modules[name]
+    return importlib.import_module("mytorch")
+
+
+def run_student(check: Check, inputs: Arrays) -> Arrays:
+    """Run the student's code; errors become one readable CheckFailed."""
+    try:
+        with np.errstate(all="ignore"):
+            return check.run(load_mytorch(), inputs)
+    except NotImplementedError:
+        raise CheckFailed(f"{check.title}: not implemented yet") from None
+    except Exception as exc:  # noqa: BLE001 - any student error is reported, not raised
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        raise CheckFailed(f"{check.title} raised {type(exc).__name__}: {exc} "
+                          f"({Path(where.filename).name}, line {where.lineno})") from None
+
+
+def check(grade_id: str, seed: int | None = None, fixture: str | Path = FIXTURE, **shape: int) -> None:
+    """Run one check; print a comparison (visible case) or one line (seeded case).
+
+    Raises CheckFailed if the student's output does not match."""
+    c = get(grade_id)
+    if seed is None:
+        inputs, reference = fixture_case(grade_id, fixture)
+    else:
+        inputs = c.inputs(seed, **shape)
+        reference = c.reference(inputs) if c.reference else {}
+    outputs = run_student(c, inputs)
+    verdict = c.verdict(outputs, reference, inputs)
+    if seed is None:
+        _show(c, outputs, reference)
+    print(f"{'PASS' if verdict.ok else 'FAIL'} {grade_id}: {verdict.message}")
+    if not verdict.ok:
+        raise CheckFailed(f"{grade_id}: {verdict.message}")
+    for note in advice(c):
+        print(f"advice ({grade_id}): {note}")
+
+
+def advice(c: Check) -> list[str]:
+    """Robustness notes on extreme inputs: reported, never deducted."""
+    notes = []
+    for description, make in c.advice:
+        inputs = make()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                verdict = c.verdict(run_student(c, inputs), c.reference(inputs), inputs)
+        except CheckFailed as exc:
+            notes.append(f"with {description}: {exc}")
+            continue
+        if not verdict.ok:
+            notes.append(f"with {description}: {verdict.message}")
+    return notes
+
+
+def _show(c: Check, outputs: Arrays, reference: Arrays) -> None:
+    """MyTorch next to the stored PyTorch result and the norm of their difference."""
+    opts = dict(precision=4, suppress_small=True, max_line_width=100)
+    print(f"== {c.title} ==")
+    for name in reference or outputs:
+        mine = outputs.get(name)
+        print(f"-- {name} --")
+        try:
+            mine_arr = as_array(mine)
+            print("MyTorch:\n" + np.array2string(mine_arr, **opts))
+        except ValueError as exc:
+            print(f"MyTorch: {exc}")
+            continue
+        if name in reference:
+            want = reference[name]
+            print("PyTorch:\n" + np.array2string(want, **opts))
+            if mine_arr.size == want.size:
+                diff = np.linalg.norm(mine_arr.reshape(-1) - want.reshape(-1))
+                print(f"||MyTorch - PyTorch|| = {diff:.3e}")
