@@ -1,0 +1,123 @@
+"""`course`: the instructor's command line.
+
+    course validate hw1      refuse a broken source before anything leaves it
+    course release hw1       student folder in release/hw1 (no solutions, no hidden tests)
+    course autograde hw1     grade submitted/*/hw1 into the gradebook
+    course export hw1        class CSV of per-item scores
+    course demo              the whole pipeline on built-in sample submissions
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from coursekit.assignment import REPO, get_assignment
+from coursekit.course import Course, CourseError
+
+
+def _course(args: argparse.Namespace) -> Course:
+    return Course(Path(args.course), db_url=args.db or "")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from coursekit.source.validate import validate
+
+    problems = validate(get_assignment(args.assignment), _course(args).repo)
+    for p in problems:
+        print(p)
+    if problems:
+        raise CourseError(f"{args.assignment}: {len(problems)} problem(s) in the source; nothing released")
+    print(f"{args.assignment}: source is valid")
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from coursekit.release.release import release
+
+    out = release(get_assignment(args.assignment), _course(args))
+    print(f"released {args.assignment} to {out}")
+    return 0
+
+
+def cmd_autograde(args: argparse.Namespace) -> int:
+    from coursekit.autograde.plain import autograde
+
+    autograde(get_assignment(args.assignment), _course(args), students=args.student or None)
+    return cmd_scores(args)
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    from coursekit.gradebook import item_scores, score_table
+
+    assignment, course = get_assignment(args.assignment), _course(args)
+    print(score_table(item_scores(course.db_url, assignment), assignment))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from coursekit.gradebook import item_scores, write_csv
+
+    assignment, course = get_assignment(args.assignment), _course(args)
+    out = Path(args.output or course.root / f"{assignment.name}_grades.csv")
+    write_csv(item_scores(course.db_url, assignment), assignment, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from coursekit.demo import run_demo
+
+    run_demo(Path(args.folder))
+    return 0
+
+
+def cmd_fixtures(args: argparse.Namespace) -> int:
+    from coursekit.fixtures import regenerate
+
+    print(f"wrote {regenerate(REPO / 'data' / 'testerData.npz')}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--course", default=str(REPO), help="course root (default: the repo)")
+    parser.add_argument("--db", help="gradebook URL (default: sqlite:///<course>/gradebook.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, func, help: str, assignment: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        if assignment:
+            p.add_argument("assignment")
+        p.set_defaults(func=func)
+        return p
+
+    add("validate", cmd_validate, "check markers, grade ids and points of the source")
+    add("release", cmd_release, "build the student folder release/<assignment>")
+    p = add("autograde", cmd_autograde, "grade every submission in submitted/")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    add("scores", cmd_scores, "print the per-student, per-item score table")
+    p = add("export", cmd_export, "write the class CSV of per-item scores")
+    p.add_argument("-o", "--output", help="CSV path (default: <course>/<assignment>_grades.csv)")
+    p = add("demo", cmd_demo, "run the whole pipeline on sample submissions", assignment=False)
+    p.add_argument("--folder", default=str(REPO / "demo"), help="course root for the demo (default: demo/)")
+    add("fixtures", cmd_fixtures, "regenerate data/testerData.npz", assignment=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CourseError, KeyError, FileNotFoundError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"course {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"course {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Where a course lives on disk, and running nbgrader on it.
+
+The repo holds the single sources (reference ``mytorch/``, fixtures, the
+kit).  A course root holds nbgrader's folders — ``source/``, ``release/``,
+``submitted/``, ``autograded/``, ``feedback/`` — and its gradebook.  For the
+real course the two are the same folder; the demo uses a separate root so
+that sample students never enter a real gradebook.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coursekit.assignment import REPO
+
+
+class CourseError(Exception):
+    """A problem the instructor can fix; the CLI prints it as one line."""
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    repo: Path = REPO
+    db_url: str = field(default="")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root).resolve())
+        if not self.db_url:
+            object.__setattr__(self, "db_url", f"sqlite:///{self.root / 'gradebook.db'}")
+
+    def folder(self, stage: str, assignment: str, student: str | None = None) -> Path:
+        """source/<a>, release/<a>, or <stage>/<student>/<a>."""
+        if student is None:
+            return self.root / stage / assignment
+        return self.root / stage / student / assignment
+
+    def students(self, assignment: str) -> list[str]:
+        """Students with a folder for this assignment in submitted/."""
+        base = self.root / "submitted"
+        if not base.is_dir():
+            return []
+        return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
+
+    def nbgrader(self, *args: str, quiet: bool = True) -> subprocess.CompletedProcess:
+        """Run an nbgrader app with the repo's nbgrader_config.py on this course root."""
+        cmd = [sys.executable, "-m", "nbgrader", *args,
+               f"--CourseDirectory.root={self.root}", f"--CourseDirectory.db_url={self.db_url}"]
+        # No PYTHONPATH to the repo: a kernel that could import the reference
+        # mytorch would grade a submission without one as full marks.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        proc = subprocess.run(cmd, cwd=self.repo, env=env, capture_output=quiet, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or "").strip().splitlines()[-3:] if quiet else []
+            raise CourseError(f"nbgrader {args[0]} failed (exit {proc.returncode}): " + " | ".join(tail))
+        return proc

@@ -1,0 +1,60 @@
+"""`course demo`: the whole instructor pipeline on sample submissions.
+
+It works in its own course root (``demo/`` by default) with its own SQLite
+gradebook, so sample students never mix with a real class.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from coursekit.assignment import HW1, REPO
+from coursekit.course import Course, CourseError
+
+MARKER = ".coursekit-demo"
+
+
+def fresh_root(folder: Path) -> Path:
+    """An empty demo folder; refuses to clear a folder the demo did not make."""
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise CourseError(f"{folder} exists and was not made by `course demo`; choose another --folder")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("made by `course demo`; deleted and rebuilt by every run\n")
+    return folder
+
+
+def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, float]]:
+    from coursekit.autograde.plain import autograde
+    from coursekit.gradebook import item_scores, score_table, write_csv
+    from coursekit.release.release import release
+    from coursekit.report import plot_grades
+    from coursekit.samples import make_samples
+    from coursekit.source.validate import validate_or_raise
+
+    assignment = HW1
+    course = Course(fresh_root(Path(folder)), repo=repo)
+    step = _steps(5)
+    step("validate the source")
+    validate_or_raise(assignment, repo)
+    shutil.copytree(repo / "source" / assignment.name, course.folder("source", assignment.name),
+                    ignore=shutil.ignore_patterns("mytorch", "data", "coursekit", ".ipynb_checkpoints"))
+    step("release the student version")
+    release(assignment, course)
+    step("hand in sample submissions: reference, blank, buggy")
+    make_samples(assignment, repo, course.root / "submitted")
+    step("autograde")
+    autograde(assignment, course)
+    step("scores")
+    scores = item_scores(course.db_url, assignment)
+    print(score_table(scores, assignment))
+    csv = write_csv(scores, assignment, course.root / f"{assignment.name}_grades.csv")
+    png = plot_grades(scores, assignment, course.root / f"{assignment.name}_grades.png")
+    print(f"\ngrades: {csv}\nplot:   {png}")
+    return scores
+
+
+def _steps(total: int):
+    count = iter(range(1, total + 1))
+    return lambda title: print(f"\n[{next(count)}/{total}] {title}", flush=True)
