@@ -11,11 +11,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+LINEAR, LOSS, ACTIVATION, SGD, MLP = (
+    "mytorch/nn/linear.py", "mytorch/nn/loss.py", "mytorch/nn/activation.py",
+    "mytorch/optim/sgd.py", "mytorch/models/mlp.py")
+
+
 @dataclass(frozen=True)
 class Item:
     grade_id: str
     points: int
     notebook: str
+    # The student files whose code this item runs: a file that breaks the
+    # rules costs exactly these items, and a broken file costs no others.
+    files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,28 +57,22 @@ HW1 = Assignment(
     name="hw1",
     notebooks=("LinearTester", "LossTester", "SGDTester", "ActivationTester", "MLPTester", "TrainingTester"),
     items=(
-        Item("linear_init", 1, "LinearTester"),
-        Item("linear_forward", 2, "LinearTester"),
-        Item("linear_backward", 4, "LinearTester"),
-        Item("mse_forward", 2, "LossTester"),
-        Item("mse_backward", 2, "LossTester"),
-        Item("ce_forward", 2, "LossTester"),
-        Item("ce_backward", 2, "LossTester"),
-        Item("sgd_step", 2, "SGDTester"),
-        Item("sigmoid", 2, "ActivationTester"),
-        Item("tanh", 2, "ActivationTester"),
-        Item("relu", 2, "ActivationTester"),
-        Item("mlp0", 4, "MLPTester"),
-        Item("mlp1", 4, "MLPTester"),
-        Item("mlp4", 4, "MLPTester"),
+        Item("linear_init", 1, "LinearTester", (LINEAR,)),
+        Item("linear_forward", 2, "LinearTester", (LINEAR,)),
+        Item("linear_backward", 4, "LinearTester", (LINEAR,)),
+        Item("mse_forward", 2, "LossTester", (LOSS,)),
+        Item("mse_backward", 2, "LossTester", (LOSS,)),
+        Item("ce_forward", 2, "LossTester", (LOSS,)),
+        Item("ce_backward", 2, "LossTester", (LOSS,)),
+        Item("sgd_step", 2, "SGDTester", (SGD,)),
+        Item("sigmoid", 2, "ActivationTester", (ACTIVATION,)),
+        Item("tanh", 2, "ActivationTester", (ACTIVATION,)),
+        Item("relu", 2, "ActivationTester", (ACTIVATION,)),
+        Item("mlp0", 4, "MLPTester", (LINEAR, ACTIVATION, MLP)),
+        Item("mlp1", 4, "MLPTester", (LINEAR, ACTIVATION, MLP)),
+        Item("mlp4", 4, "MLPTester", (LINEAR, ACTIVATION, MLP)),
     ),
-    student_files=(
-        "mytorch/nn/linear.py",
-        "mytorch/nn/loss.py",
-        "mytorch/nn/activation.py",
-        "mytorch/optim/sgd.py",
-        "mytorch/models/mlp.py",
-    ),
+    student_files=(LINEAR, LOSS, ACTIVATION, SGD, MLP),
     library_files=(
         "mytorch/__init__.py",
         "mytorch/nn/__init__.py",

@@ -35,7 +35,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from coursekit.release.release import release
 
-    out = release(get_assignment(args.assignment), _course(args))
+    out = release(get_assignment(args.assignment), _course(args), force=args.force)
     print(f"released {args.assignment} to {out}")
     return 0
 
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("validate", cmd_validate, "check markers, grade ids and points of the source")
-    add("release", cmd_release, "build the student folder release/<assignment>")
+    p = add("release", cmd_release, "build the student folder release/<assignment>")
+    p.add_argument("--force", action="store_true", help="replace an existing release")
     p = add("autograde", cmd_autograde, "grade every submission in submitted/")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     add("scores", cmd_scores, "print the per-student, per-item score table")

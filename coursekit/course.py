@@ -45,15 +45,19 @@ class Course:
             return []
         return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())
 
-    def nbgrader(self, *args: str, quiet: bool = True) -> subprocess.CompletedProcess:
+    def nbgrader(self, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
         """Run an nbgrader app with the repo's nbgrader_config.py on this course root."""
         cmd = [sys.executable, "-m", "nbgrader", *args,
                f"--CourseDirectory.root={self.root}", f"--CourseDirectory.db_url={self.db_url}"]
         # No PYTHONPATH to the repo: a kernel that could import the reference
         # mytorch would grade a submission without one as full marks.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        proc = subprocess.run(cmd, cwd=self.repo, env=env, capture_output=quiet, text=True)
+        # nbgrader shells out to `alembic`, found next to this python even when
+        # its environment is not activated.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        proc = subprocess.run(cmd, cwd=self.repo, env=env, capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
-            tail = (proc.stderr or "").strip().splitlines()[-3:] if quiet else []
+            tail = [line for line in (proc.stdout + proc.stderr).strip().splitlines()
+                    if "ERROR" in line or "Error" in line][-3:]
             raise CourseError(f"nbgrader {args[0]} failed (exit {proc.returncode}): " + " | ".join(tail))
         return proc

@@ -41,9 +41,9 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, float]]:
     shutil.copytree(repo / "source" / assignment.name, course.folder("source", assignment.name),
                     ignore=shutil.ignore_patterns("mytorch", "data", "coursekit", ".ipynb_checkpoints"))
     step("release the student version")
-    release(assignment, course)
+    release(assignment, course, force=True)
     step("hand in sample submissions: reference, blank, buggy")
-    make_samples(assignment, repo, course.root / "submitted")
+    make_samples(assignment, course)
     step("autograde")
     autograde(assignment, course)
     step("scores")

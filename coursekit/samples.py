@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from coursekit.assignment import Assignment
+from coursekit.course import Course
 
 # (file, correct line, buggy line, grade ids the bug costs)
 TYPICAL_BUGS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
@@ -43,10 +44,10 @@ def break_file(dest: Path, rel: str, correct: str, buggy: str) -> None:
     path.write_text(text.replace(correct, buggy))
 
 
-def make_samples(assignment: Assignment, repo: Path, submitted: Path,
-                 bugs=TYPICAL_BUGS) -> dict[str, Path]:
+def make_samples(assignment: Assignment, course: Course, bugs=TYPICAL_BUGS) -> dict[str, Path]:
     """Write submitted/<student>/<assignment> for the three sample students."""
-    release = repo / "release" / assignment.name
+    repo, submitted = course.repo, course.root / "submitted"
+    release = course.folder("release", assignment.name)
     if not release.is_dir():
         raise FileNotFoundError(f"{release} does not exist; run `course release {assignment.name}` first")
     folders = {s: copy_release(release, submitted / s / assignment.name) for s in ("reference", "blank", "buggy")}

@@ -54,7 +54,7 @@ def check(grade_id: str, seed: int | None = None, fixture: str | Path = FIXTURE,
     outputs = run_student(c, inputs)
     verdict = c.verdict(outputs, reference, inputs)
     if seed is None:
-        _show(c, outputs, reference)
+        print(render(c, outputs, reference))
     print(f"{'PASS' if verdict.ok else 'FAIL'} {grade_id}: {verdict.message}")
     if not verdict.ok:
         raise CheckFailed(f"{grade_id}: {verdict.message}")
@@ -79,22 +79,22 @@ def advice(c: Check) -> list[str]:
     return notes
 
 
-def _show(c: Check, outputs: Arrays, reference: Arrays) -> None:
+def render(c: Check, outputs: Arrays, reference: Arrays) -> str:
     """MyTorch next to the stored PyTorch result and the norm of their difference."""
     opts = dict(precision=4, suppress_small=True, max_line_width=100)
-    print(f"== {c.title} ==")
+    lines = [f"== {c.title} =="]
     for name in reference or outputs:
-        mine = outputs.get(name)
-        print(f"-- {name} --")
+        lines.append(f"-- {name} --")
         try:
-            mine_arr = as_array(mine)
-            print("MyTorch:\n" + np.array2string(mine_arr, **opts))
+            mine = as_array(outputs.get(name))
         except ValueError as exc:
-            print(f"MyTorch: {exc}")
+            lines.append(f"MyTorch: {exc}")
             continue
+        lines.append("MyTorch:\n" + np.array2string(mine, **opts))
         if name in reference:
             want = reference[name]
-            print("PyTorch:\n" + np.array2string(want, **opts))
-            if mine_arr.size == want.size:
-                diff = np.linalg.norm(mine_arr.reshape(-1) - want.reshape(-1))
-                print(f"||MyTorch - PyTorch|| = {diff:.3e}")
+            lines.append("PyTorch:\n" + np.array2string(want, **opts))
+            if mine.size == want.size:
+                diff = np.linalg.norm(mine.reshape(-1) - want.reshape(-1))
+                lines.append(f"||MyTorch - PyTorch|| = {diff:.3e}")
+    return "\n".join(lines)

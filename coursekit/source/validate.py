@@ -1,0 +1,289 @@
+"""Refuse an assignment source that would release badly or grade wrongly.
+
+Everything is checked before nbgrader runs, so that an instructor sees every
+problem at once, each named by file, cell and grade id, instead of the first
+RuntimeError nbgrader happens to raise (or, worse, no error and a leaked
+solution or a silently wrong point total).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import nbformat
+
+from coursekit.assignment import HW1_TOTAL_POINTS, Assignment
+from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, MarkerError, Region, find_regions
+
+# Point totals stated by the course's specs; the validator holds each assignment to its own.
+EXPECTED_TOTALS = {"hw1": HW1_TOTAL_POINTS}
+
+ASSIGNMENT_FILE = "coursekit/assignment.py"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason to refuse the source. ``cell`` is the index in the notebook's ``cells`` list."""
+
+    file: str
+    message: str
+    cell: int | None = None
+    grade_id: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.cell is not None:
+            where += f": cell {self.cell}" + (f" ({self.grade_id})" if self.grade_id else "")
+        return f"{where}: {self.message}"
+
+
+class ValidationError(Exception):
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """A cell that carries a grade_id, as seen by the cross-notebook checks."""
+
+    notebook: str
+    path: str
+    index: int
+    grade_id: str
+    graded: bool
+    points: float | None  # None when missing or invalid (already reported)
+
+
+def validate(assignment: Assignment, repo: Path, *, expected_total: int | None = None) -> list[Problem]:
+    """Every problem in the source of ``assignment`` under ``repo``; empty when it may be released.
+
+    ``expected_total`` defaults to the total the spec states for the assignment, if any.
+    """
+    repo = Path(repo)
+    problems = _check_library(assignment, repo)
+    problems += _check_kit_files(assignment, repo)
+    cells: list[_Cell] = []
+    unreadable: set[str] = set()
+    for name in assignment.notebooks:
+        rel = notebook_path(assignment, name)
+        nb, trouble = _read_notebook(repo / rel, rel)
+        problems += trouble
+        if nb is None:
+            unreadable.add(name)
+            continue
+        found, trouble = _check_cells(nb, name, rel)
+        cells += found
+        problems += trouble
+    problems += _check_duplicate_ids(cells)
+    problems += _check_items(assignment, [c for c in cells if c.graded], unreadable)
+    if expected_total is None:
+        expected_total = EXPECTED_TOTALS.get(assignment.name)
+    if expected_total is not None:
+        problems += _check_totals(assignment, cells, expected_total, complete=not unreadable)
+    return problems
+
+
+def validate_or_raise(assignment: Assignment, repo: Path, *, expected_total: int | None = None) -> None:
+    problems = validate(assignment, repo, expected_total=expected_total)
+    if problems:
+        raise ValidationError(problems)
+
+
+def notebook_path(assignment: Assignment, notebook: str) -> str:
+    """Where nbgrader expects a source notebook, relative to the course root."""
+    return f"source/{assignment.name}/{notebook}.ipynb"
+
+
+def library_roots(assignment: Assignment) -> list[str]:
+    """Top-level folders of the reference library (``mytorch``)."""
+    files = assignment.student_files + assignment.library_files
+    return sorted({Path(f).parts[0] for f in files if len(Path(f).parts) > 1})
+
+
+# --- the reference library ------------------------------------------------------------
+
+
+def _check_library(assignment: Assignment, repo: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    listed = set(assignment.student_files) | set(assignment.library_files)
+    for rel in assignment.student_files + assignment.library_files:
+        if not (repo / rel).is_file():
+            problems.append(Problem(rel, "listed in the assignment but missing"))
+    for path in _library_py_files(assignment, repo):
+        rel = path.relative_to(repo).as_posix()
+        regions, trouble = _file_regions(path, rel, SOLUTION)
+        problems += trouble
+        if trouble:
+            continue
+        if rel in assignment.student_files and not regions:
+            problems.append(Problem(rel, "student file has no '### BEGIN SOLUTION' region; it would be released complete"))
+        elif rel in assignment.library_files and regions:
+            problems.append(Problem(rel, "library file has a solution region, but library files are released as-is"))
+        elif rel not in listed:
+            problems.append(Problem(rel, "neither a student file nor a library file of the assignment, so it would not be released"))
+    return problems
+
+
+def _library_py_files(assignment: Assignment, repo: Path) -> list[Path]:
+    files: list[Path] = []
+    for root in library_roots(assignment):
+        files += [p for p in sorted((repo / root).rglob("*.py")) if "__pycache__" not in p.parts]
+    return files
+
+
+def _check_kit_files(assignment: Assignment, repo: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    for rel in assignment.fixtures + assignment.shipped_modules:
+        if not (repo / rel).is_file():
+            problems.append(Problem(rel, "listed in the assignment but missing"))
+    for rel in assignment.shipped_modules:
+        if (repo / rel).is_file():
+            regions, trouble = _file_regions(repo / rel, rel, SOLUTION)
+            problems += trouble
+            if regions:
+                problems.append(Problem(rel, "shipped module has a solution region, but shipped modules are released as-is"))
+    return problems
+
+
+def _file_regions(path: Path, rel: str, kind: Kind) -> tuple[list[Region], list[Problem]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        return [], [Problem(rel, f"cannot be read: {err}")]
+    regions, errors = find_regions(lines, kind)
+    return regions, [Problem(rel, f"line {e.line}: {e.message}") for e in errors]
+
+
+# --- notebooks ------------------------------------------------------------------------
+
+
+def _read_notebook(path: Path, rel: str) -> tuple[nbformat.NotebookNode | None, list[Problem]]:
+    if not path.is_file():
+        return None, [Problem(rel, "notebook listed in the assignment is missing")]
+    try:
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except (OSError, UnicodeDecodeError) as err:
+        return None, [Problem(rel, f"cannot be read: {err}")]
+    except json.JSONDecodeError as err:
+        return None, [Problem(rel, f"not valid JSON (line {err.lineno}, column {err.colno}): {err.msg}")]
+    try:
+        nb = nbformat.reads(text, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # nbformat raises several unrelated types for a malformed notebook
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return None, [Problem(rel, f"not a valid notebook: {first_line}")]
+    return nb, []
+
+
+def _check_cells(nb: nbformat.NotebookNode, notebook: str, rel: str) -> tuple[list[_Cell], list[Problem]]:
+    cells: list[_Cell] = []
+    problems: list[Problem] = []
+    for index, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader") or {}
+        grade_id = meta.get("grade_id")
+        where = dict(cell=index, grade_id=grade_id)
+        problems += [Problem(rel, m, **where) for m in _cell_problems(cell, meta)]
+        if grade_id:
+            points = _valid_points(meta.get("points")) if meta.get("grade") else None
+            cells.append(_Cell(notebook, rel, index, grade_id, bool(meta.get("grade")), points))
+    return cells, problems
+
+
+def _cell_problems(cell: nbformat.NotebookNode, meta: dict) -> list[str]:
+    lines = cell.source.split("\n")
+    solutions, errors = find_regions(lines, SOLUTION)
+    hidden, hidden_errors = find_regions(lines, HIDDEN_TESTS)
+    messages = [f"line {e.line}: {e.message}" for e in errors + hidden_errors]
+    if solutions and not meta.get("solution"):
+        messages.append("solution region in a cell not marked as a solution cell (nbgrader refuses it)")
+    if hidden and not meta.get("grade"):
+        messages.append("hidden tests in a cell that is not graded (nbgrader refuses it)")
+    if meta.get("grade"):
+        messages += _graded_cell_problems(cell, meta, lines, hidden, hidden_errors)
+    return messages
+
+
+def _graded_cell_problems(
+    cell: nbformat.NotebookNode, meta: dict, lines: list[str], hidden: list[Region], hidden_errors: list[MarkerError]
+) -> list[str]:
+    messages: list[str] = []
+    if not meta.get("grade_id"):
+        messages.append("graded cell has no grade_id")
+    points = meta.get("points")
+    if points is None:
+        messages.append("graded cell has no points")
+    elif _valid_points(points) is None:
+        messages.append(f"graded cell must have points > 0 (has {points!r})")
+    is_test_cell = cell.cell_type == "code" and not meta.get("solution")
+    if is_test_cell and not hidden and not hidden_errors:
+        messages.append("graded test cell has no '### BEGIN HIDDEN TESTS' block (each graded cell needs a visible and a hidden part)")
+    if is_test_cell and hidden and not _visible_lines(lines, hidden):
+        messages.append("graded test cell has no visible part outside its hidden tests")
+    return messages
+
+
+def _valid_points(points: object) -> float | None:
+    # bool is an int in Python, but `points: true` is a mistake, not one point.
+    if isinstance(points, bool) or not isinstance(points, (int, float)) or points <= 0:
+        return None
+    return float(points)
+
+
+def _visible_lines(lines: list[str], hidden: list[Region]) -> list[str]:
+    covered = {i for r in hidden for i in range(r.begin, r.end + 1)}
+    return [line for i, line in enumerate(lines) if i not in covered and line.strip()]
+
+
+# --- across notebooks -----------------------------------------------------------------
+
+
+def _check_duplicate_ids(cells: Iterable[_Cell]) -> list[Problem]:
+    first: dict[str, _Cell] = {}
+    problems: list[Problem] = []
+    for c in cells:
+        if c.grade_id in first:
+            f = first[c.grade_id]
+            problems.append(Problem(c.path, f"duplicate grade_id, also used by {f.path} cell {f.index}", c.index, c.grade_id))
+        else:
+            first[c.grade_id] = c
+    return problems
+
+
+def _check_items(assignment: Assignment, graded: list[_Cell], unreadable: set[str]) -> list[Problem]:
+    problems: list[Problem] = []
+    by_id: dict[str, list[_Cell]] = defaultdict(list)
+    for c in graded:
+        by_id[c.grade_id].append(c)
+    expected = {item.grade_id: item for item in assignment.items}
+    for item in assignment.items:
+        where = notebook_path(assignment, item.notebook)
+        if item.notebook not in assignment.notebooks:
+            problems.append(Problem(ASSIGNMENT_FILE, f"item {item.grade_id!r} is in notebook {item.notebook!r}, which the assignment does not list"))
+        found = by_id.get(item.grade_id, [])
+        if not found and item.notebook not in unreadable:
+            problems.append(Problem(where, f"graded item {item.grade_id!r} ({item.points} points) is missing: no graded cell has this grade_id"))
+        for c in found:
+            if c.notebook != item.notebook:
+                problems.append(Problem(c.path, f"graded item belongs in {item.notebook}.ipynb according to the assignment", c.index, c.grade_id))
+            if c.points is not None and c.points != item.points:
+                problems.append(Problem(c.path, f"worth {c.points:g} points here but {item.points} in the assignment", c.index, c.grade_id))
+    for c in graded:
+        if c.grade_id not in expected:
+            problems.append(Problem(c.path, "graded cell is not an item of the assignment (unexpected grade_id)", c.index, c.grade_id))
+    return problems
+
+
+def _check_totals(assignment: Assignment, cells: list[_Cell], expected: int, *, complete: bool) -> list[Problem]:
+    problems: list[Problem] = []
+    if assignment.total_points != expected:
+        problems.append(Problem(ASSIGNMENT_FILE, f"{assignment.name} items total {assignment.total_points} points, the spec says {expected}"))
+    in_notebooks = sum(c.points or 0 for c in cells if c.graded)
+    # With a notebook missing the sum is meaningless, and that notebook is already reported.
+    if complete and in_notebooks != expected:
+        problems.append(Problem(f"source/{assignment.name}", f"graded cells total {in_notebooks:g} points, the spec says {expected}"))
+    return problems
