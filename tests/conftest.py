@@ -13,3 +13,37 @@ if str(REPO) not in sys.path:
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory, repo):
+    """A course root (not the repo) with hw1 released into it and a fresh gradebook.
+
+    Tests copy it (see `course_copy`) so that each grades into its own gradebook."""
+    import shutil
+
+    from coursekit.assignment import HW1
+    from coursekit.course import Course
+    from coursekit.release.release import release
+
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(repo / "source" / "hw1", root / "source" / "hw1",
+                    ignore=shutil.ignore_patterns("mytorch", "data", "coursekit", ".ipynb_checkpoints"))
+    course = Course(root, repo=repo)
+    release(HW1, course, force=True)
+    return course
+
+
+def copy_course(course, root):
+    """A private copy of a course, with its own gradebook."""
+    import shutil
+
+    from coursekit.course import Course
+
+    shutil.copytree(course.root, root, symlinks=True)
+    return Course(root, repo=course.repo)
+
+
+@pytest.fixture
+def course_copy(released_course, tmp_path):
+    return copy_course(released_course, tmp_path / "course")

@@ -1,0 +1,58 @@
+"""Plain `nbgrader autograde` with the repo's config grades the students' own library.
+
+Expected scores come from the spec's points table: a bug costs exactly the
+items whose code it is in.
+"""
+import pytest
+from conftest import copy_course
+
+from coursekit.assignment import HW1
+from coursekit.autograde.plain import autograde
+from coursekit.gradebook import item_scores
+from coursekit.samples import break_file, copy_release, hand_in_reference, make_samples
+
+POINTS = {item.grade_id: item.points for item in HW1.items}
+
+
+def expected(lost: set[str]) -> float:
+    return HW1.total_points - sum(POINTS[g] for g in lost)
+
+
+@pytest.fixture(scope="module")
+def graded(released_course, tmp_path_factory):
+    course = copy_course(released_course, tmp_path_factory.mktemp("plain") / "course")
+    make_samples(HW1, course)
+    # A fourth student whose Linear.backward forgets the bias gradient's sum.
+    dest = copy_release(course.folder("release", "hw1"), course.folder("submitted", "hw1", "nobias"))
+    hand_in_reference(HW1, course.repo, dest)
+    break_file(dest, "mytorch/nn/linear.py", "self.dLdb = dLdO.sum(axis=0)", "self.dLdb = dLdO[0]")
+    failed = autograde(HW1, course, students=["reference", "blank", "buggy", "nobias"])
+    assert failed == []
+    return item_scores(course.db_url, HW1)
+
+
+def test_the_reference_scores_full_marks(graded):
+    assert sum(graded["reference"].values()) == HW1.total_points == 35
+
+
+def test_an_unchanged_release_scores_zero(graded):
+    assert sum(graded["blank"].values()) == 0
+
+
+def test_typical_bugs_cost_exactly_their_items(graded):
+    lost = {g for g, p in graded["buggy"].items() if p < POINTS[g]}
+    assert lost == {"tanh", "mse_backward", "linear_init"}
+    assert sum(graded["buggy"].values()) == expected(lost) == 30
+
+
+def test_a_broken_linear_backward_also_costs_the_mlps(graded):
+    lost = {g for g, p in graded["nobias"].items() if p < POINTS[g]}
+    assert lost == {"linear_backward", "mlp0", "mlp1", "mlp4"}
+    assert sum(graded["nobias"].values()) == 19
+
+
+def test_exclude_overwriting_is_derived_from_the_student_files(repo):
+    from traitlets.config import Config, PyFileConfigLoader
+
+    config: Config = PyFileConfigLoader("nbgrader_config.py", path=str(repo)).load_config()
+    assert config.Autograde.exclude_overwriting == {"hw1": list(HW1.student_files)}
