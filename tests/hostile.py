@@ -1,0 +1,241 @@
+"""Hostile and broken submissions, one or more per class of "What grading must withstand".
+
+Each is built from the release (``blank``) or the release plus the reference
+library (``reference``), changed in one way.  ``lost`` is the set of items
+it must NOT earn, worked out by hand from which file each change touches
+and which items use that file (spec: the MLPs run linear.py, activation.py
+and mlp.py).  Its expected score is 35 minus their points, or 0 from blank.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from coursekit.assignment import HW1
+
+LINEAR, LOSS, ACT, SGD, MLP = (f"mytorch/{p}.py" for p in ("nn/linear", "nn/loss", "nn/activation", "optim/sgd",
+                                                           "models/mlp"))
+MLPS = {"mlp0", "mlp1", "mlp4"}
+LINEAR_ITEMS = {"linear_init", "linear_forward", "linear_backward"} | MLPS
+LOSS_ITEMS = {"mse_forward", "mse_backward", "ce_forward", "ce_backward"}
+ACT_ITEMS = {"sigmoid", "tanh", "relu"} | MLPS
+EVERYTHING = {item.grade_id for item in HW1.items}
+
+
+@dataclass(frozen=True)
+class Hostile:
+    name: str
+    base: str  # "reference" or "blank"
+    change: Callable[[Path, Path], None]  # (submission folder, repo)
+    lost: frozenset[str]
+    what: str
+
+    def expected(self) -> float:
+        if self.base == "blank":
+            return 0
+        return HW1.total_points - sum(i.points for i in HW1.items if i.grade_id in self.lost)
+
+
+def _append(rel: str, code: str) -> Callable[[Path, Path], None]:
+    def change(dest: Path, repo: Path) -> None:
+        with open(dest / rel, "a") as fh:
+            fh.write("\n" + code.replace("{REPO}", str(repo)) + "\n")
+    return change
+
+
+def _replace(rel: str, old: str, new: str) -> Callable[[Path, Path], None]:
+    def change(dest: Path, repo: Path) -> None:
+        text = (dest / rel).read_text()
+        assert old in text, (rel, old)
+        (dest / rel).write_text(text.replace(old, new.replace("{REPO}", str(repo))))
+    return change
+
+
+def _add_cell(notebook: str, code: str, first: bool = True) -> Callable[[Path, Path], None]:
+    def change(dest: Path, repo: Path) -> None:
+        path = dest / f"{notebook}.ipynb"
+        nb = json.loads(path.read_text())
+        cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": code,
+                "id": "added"}
+        nb["cells"].insert(1 if first else len(nb["cells"]), cell)
+        path.write_text(json.dumps(nb))
+    return change
+
+
+def _edit_graded(notebook: str, edit: Callable[[dict], bool]) -> Callable[[Path, Path], None]:
+    def change(dest: Path, repo: Path) -> None:
+        path = dest / f"{notebook}.ipynb"
+        nb = json.loads(path.read_text())
+        nb["cells"] = [c for c in nb["cells"]
+                       if not (c.get("metadata", {}).get("nbgrader", {}).get("grade") and edit(c) is False)]
+        path.write_text(json.dumps(nb))
+    return change
+
+
+def _both(*changes):
+    def change(dest: Path, repo: Path) -> None:
+        for c in changes:
+            c(dest, repo)
+    return change
+
+
+# What would make the in-kernel checks pass: comparisons that see no difference.
+PATCH_NUMPY = """
+import numpy as np
+np.allclose = lambda *a, **k: True
+np.abs = lambda x: np.zeros(np.shape(x))
+np.isfinite = lambda x: np.ones(np.shape(x), dtype=bool)
+np.testing.assert_allclose = lambda *a, **k: None
+"""
+# The same, written so that no `np.X = ...` appears for a source check to see.
+PATCH_NUMPY_QUIETLY = """
+for _name, _fake in (("allclose", lambda *a, **k: True), ("abs", lambda x: np.zeros(np.shape(x))),
+                     ("isfinite", lambda x: np.ones(np.shape(x), dtype=bool))):
+    setattr(np, _name, _fake)
+"""
+WRONG_TANH = ("        return 1 - self.A**2", "        return np.zeros_like(self.A)")
+WRONG_LINEAR_BACKWARD = ("        self.dLdW = self.A.T @ dLdO", "        self.dLdW = np.zeros_like(self.W)")
+FAKE_CHECK_CELL = PATCH_NUMPY + """
+import coursekit.checks, coursekit.checks.tester as t
+t.check = lambda *a, **k: None
+coursekit.checks.compare_arrays = lambda *a, **k: coursekit.checks.Verdict(True, "ok")
+"""
+
+
+HOSTILE: tuple[Hostile, ...] = (
+    # -- replacing or patching numpy / numpy.testing / builtins / the test helpers
+    Hostile("patch_numpy_in_library", "reference", _both(_replace(ACT, *WRONG_TANH), _append(ACT, PATCH_NUMPY)),
+            frozenset(ACT_ITEMS), "a wrong Tanh, and activation.py patches numpy's comparisons: rule broken"),
+    Hostile("patch_numpy_evading_policy", "reference",
+            _both(_replace(ACT, *WRONG_TANH), _append(ACT, PATCH_NUMPY_QUIETLY)),
+            # The patched np.abs also breaks the reference Sigmoid, which uses it: its own doing.
+            frozenset({"tanh", "sigmoid"}), "a wrong Tanh; numpy patched via setattr, which the source check "
+                                            "allows: comparisons happen outside the student's process"),
+    Hostile("patch_builtins", "reference",
+            _both(_replace(LOSS, "        return (self.softmax - self.Y) / self.O.shape[0]",
+                           "        return self.softmax"),
+                  _append(LOSS, "import builtins\nbuiltins.AssertionError = type('Never', (Exception,), {})")),
+            frozenset(LOSS_ITEMS), "a wrong CE backward, and loss.py replaces AssertionError"),
+    Hostile("patch_checks_in_added_cell", "blank",
+            _both(*(_add_cell(nb, FAKE_CHECK_CELL) for nb in HW1.notebooks)),
+            frozenset(EVERYTHING), "an added first cell in every notebook fakes check() and numpy"),
+    Hostile("fake_compare_in_kit_copy", "reference",
+            _both(_replace(LINEAR, *WRONG_LINEAR_BACKWARD),
+                  _replace("coursekit/checks/__init__.py", "    for name, want in reference.items():",
+                           "    return Verdict(True, 'ok')\n    for name, want in reference.items():")),
+            frozenset({"linear_backward"} | MLPS), "a wrong Linear.backward; the handed-in copy of the "
+                                                    "check helpers always passes (the grader uses its own)"),
+    # -- exiting early with a success status
+    Hostile("exit_zero_at_import", "reference", _append(LOSS, "raise SystemExit(0)"),
+            frozenset(LOSS_ITEMS), "loss.py exits the process with status 0 when imported"),
+    Hostile("exit_zero_in_method", "blank",
+            _replace(LINEAR, '        raise NotImplementedError("Linear.forward is not implemented yet")',
+                     "        raise SystemExit(0)"),
+            frozenset(EVERYTHING), "Linear.forward exits with status 0 instead of answering"),
+    Hostile("exit_in_added_cell", "blank",
+            _both(*(_add_cell(nb, "import os\nos._exit(0)") for nb in HW1.notebooks)),
+            frozenset(EVERYTHING), "every notebook starts with os._exit(0)"),
+    # -- reading or importing the reference solution, hidden fixtures or hidden tests
+    Hostile("import_reference", "reference",
+            lambda d, r: (d / LINEAR).write_text(
+                f"import sys\nsys.path.insert(0, {str(r)!r})\nimport importlib\n"
+                "Linear = importlib.import_module('mytorch.nn.linear').Linear\n"),
+            frozenset(LINEAR_ITEMS), "linear.py is only an import of the reference from the instructor's repo"),
+    Hostile("read_reference_evading_policy", "reference",
+            _replace(LINEAR, "        self.A = A\n",
+                     "        self.A = A\n        np.lib._npyio_impl.loadtxt('{REPO}/mytorch/nn/linear.py', dtype=str,"
+                     " delimiter='\\x00', comments=None)\n"),
+            frozenset({"linear_forward", "linear_backward"} | MLPS),
+            "Linear.forward works only if it can read the reference file (a numpy reader the source check allows)"),
+    Hostile("read_hidden_tests", "reference",
+            _replace(ACT, "        return np.maximum(H, 0)",
+                     "        np.lib._npyio_impl.loadtxt('{REPO}/source/hw1/ActivationTester.ipynb', dtype=str,"
+                     " delimiter='\\x00')\n        return np.maximum(H, 0)"),
+            frozenset({"relu", "mlp1", "mlp4"}),  # MLP0 has no ReLU
+            "ReLU.forward reads the instructor's notebook with the hidden tests"),
+    # -- importing torch (or any library but numpy) inside MyTorch
+    Hostile("import_torch", "reference",
+            _replace(ACT, "import numpy as np", "import numpy as np\nimport torch"),
+            frozenset(ACT_ITEMS), "activation.py imports torch"),
+    Hostile("import_scipy_lazily", "reference",
+            _replace(LOSS, "        return float(np.mean((O - Y) ** 2))",
+                     "        from scipy.special import logsumexp\n        return float(np.mean((O - Y) ** 2))"),
+            frozenset(LOSS_ITEMS), "MSELoss.forward imports scipy inside a method"),
+    # -- editing, deleting or re-flagging graded cells
+    Hostile("graded_cells_edited", "blank",
+            _both(*(_edit_graded(nb, lambda c: c.__setitem__("source", "pass")) for nb in HW1.notebooks)),
+            frozenset(EVERYTHING), "every graded cell replaced by `pass`"),
+    Hostile("graded_cells_deleted", "blank", _both(*(_edit_graded(nb, lambda c: False) for nb in HW1.notebooks)),
+            frozenset(EVERYTHING), "every graded cell deleted"),
+    Hostile("graded_cells_edited_reference", "reference",
+            _both(*(_edit_graded(nb, lambda c: c.__setitem__("source", "pass")) for nb in HW1.notebooks)),
+            frozenset(), "a correct library with every graded cell replaced by `pass`: the code earns"),
+    Hostile("graded_cells_reflagged", "blank",
+            _both(*(_edit_graded(nb, lambda c: c["metadata"]["nbgrader"].update(grade=False, points=100))
+                    for nb in HW1.notebooks)),
+            frozenset(EVERYTHING), "graded cells re-flagged as ungraded with 100 points"),
+    # -- writing into instructor files
+    Hostile("write_instructor_files", "reference",
+            _replace(SGD, "        for layer in self.layers:",
+                     "        np.lib._npyio_impl.savetxt('{REPO}/mytorch/nn/pwned.txt', np.zeros(1))\n"
+                     "        np.lib._npyio_impl.savetxt('{REPO}/../pwned.txt', np.zeros(1))\n"
+                     "        for layer in self.layers:"),
+            frozenset({"sgd_step"}), "SGD.step tries to write into the repo before updating"),
+    # -- endless loops, memory exhaustion, process floods, huge output
+    Hostile("endless_loop", "reference", _replace(ACT, "        return 1 - self.A**2",
+                                                  "        while True:\n            pass"),
+            frozenset({"tanh"}), "Tanh.backward never returns"),
+    Hostile("memory_bomb", "reference",
+            _replace(ACT, "        return self.A * (1 - self.A)",
+                     "        hog = [np.ones(1 << 27) for _ in range(1 << 10)]\n        return self.A * (1 - self.A)"),
+            frozenset({"sigmoid"}), "Sigmoid.backward allocates a terabyte"),
+    Hostile("process_flood", "reference",
+            _replace(SGD, "        for layer in self.layers:",
+                     "        import os\n        [os.fork() for _ in range(50)]\n        for layer in self.layers:"),
+            frozenset({"sgd_step"}), "SGD.step forks a flood of processes"),
+    Hostile("huge_output", "reference",
+            _replace(ACT, "        return np.maximum(H, 0)", "        print('x' * 50_000_000)\n        return np.maximum(H, 0)"),
+            frozenset(), "ReLU.forward prints 50 MB, then answers correctly (printing is not wrong)"),
+    # -- plain mistakes
+    Hostile("syntax_error", "reference", _append(LOSS, "def broken(:\n    pass"), frozenset(LOSS_ITEMS),
+            "loss.py does not parse"),
+    Hostile("missing_file", "reference", lambda d, r: (d / SGD).unlink(), frozenset({"sgd_step"}),
+            "sgd.py deleted"),
+    Hostile("renamed_class", "reference", _replace(ACT, "class Tanh:", "class TanH:"), frozenset({"tanh"}),
+            "Tanh renamed TanH"),
+    Hostile("invalid_json_notebook", "reference", lambda d, r: (d / "LossTester.ipynb").write_text("{not json"),
+            frozenset(), "a notebook that is not JSON (the code still earns its points)"),
+    Hostile("missing_notebook", "reference", lambda d, r: (d / "MLPTester.ipynb").unlink(), frozenset(),
+            "a notebook deleted (the code still earns its points)"),
+    Hostile("extra_files", "reference",
+            _both(lambda d, r: (d / "mytorch/nn/helpers.py").write_text("def f(x):\n    return x\n"),
+                  _replace(LINEAR, "import numpy as np", "import numpy as np\nfrom mytorch.nn.helpers import f"),
+                  lambda d, r: (d / "notes.txt").write_text("hi")),
+            frozenset(LINEAR_ITEMS), "linear.py imports an extra module the spec does not allow"),
+    Hostile("empty_folder", "blank", lambda d, r: [shutil.rmtree(p) if p.is_dir() else p.unlink() for p in d.iterdir()],
+            frozenset(EVERYTHING), "an empty folder"),
+    Hostile("non_utf8", "reference",
+            lambda d, r: (d / ACT).write_bytes((d / ACT).read_text().replace("Given to you", "Donn\u00e9")
+                                                .encode("latin-1")),
+            frozenset(ACT_ITEMS), "activation.py saved as latin-1"),
+    Hostile("symlink_to_reference", "blank",
+            lambda d, r: ((d / LINEAR).unlink(), os.symlink(r / LINEAR, d / LINEAR)),
+            frozenset(EVERYTHING), "linear.py is a symlink to the reference"),
+    Hostile("tampered_fixture", "reference",
+            lambda d, r: (d / "data" / "testerData.npz").write_bytes(b"garbage"),
+            frozenset(), "the handed-in fixture file replaced (the grader uses the instructor's)"),
+)
+
+
+def build(hostile: Hostile, release: Path, repo: Path, dest: Path) -> Path:
+    from coursekit.samples import copy_release, hand_in_reference
+
+    copy_release(release, dest)
+    if hostile.base == "reference":
+        hand_in_reference(HW1, repo, dest)
+    hostile.change(dest, repo)
+    return dest

@@ -1,0 +1,138 @@
+"""Every hostile submission in tests/hostile.py, graded in one run with an honest class.
+
+Each must score exactly what its honest code earns (worked out by hand in
+hostile.py), the honest students must be graded correctly in the same run,
+and no instructor file or submission may change.
+"""
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from conftest import copy_course
+from hostile import HOSTILE, build
+
+from coursekit.assignment import HW1
+from coursekit.autograde import sandbox
+from coursekit.autograde.grader import GraderConfig
+from coursekit.autograde.run import autograde
+from coursekit.feedback.report import read_result
+from coursekit.gradebook import item_scores
+from coursekit.samples import make_samples
+
+if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
+    pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)
+
+# Short limits keep the endless loop cheap; honest children need well under a second.
+LIMITS = sandbox.Limits(wall_seconds=10, cpu_seconds=10, memory_bytes=1 << 30, max_processes=16,
+                        max_output_bytes=64 << 10, max_file_bytes=16 << 20)
+
+
+def checksums(*roots: Path) -> dict[str, str]:
+    sums = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts \
+                    and ".venv" not in path.parts and ".git" not in path.parts:
+                sums[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return sums
+
+
+@pytest.fixture(scope="module")
+def graded(released_course, tmp_path_factory):
+    course = copy_course(released_course, tmp_path_factory.mktemp("adversarial") / "course")
+    repo = course.repo
+    make_samples(HW1, course)
+    for hostile in HOSTILE:
+        build(hostile, course.folder("release", "hw1"), repo,
+              course.folder("submitted", "hw1", hostile.name))
+    instructor = [repo / d for d in ("mytorch", "coursekit", "data", "source")] + \
+                 [course.root / "source", course.root / "release"]
+    before = checksums(*instructor)
+    submissions_before = checksums(course.root / "submitted")
+    summary = autograde(HW1, course, jobs=2, config=GraderConfig(limits=LIMITS), progress=False)
+    return {
+        "course": course, "summary": summary, "scores": item_scores(course.db_url, HW1),
+        "instructor_changed": {k for k, v in checksums(*instructor).items() if before.get(k) != v} |
+                              (set(before) - set(checksums(*instructor))),
+        "submissions_changed": checksums(course.root / "submitted") != submissions_before,
+    }
+
+
+def test_there_are_at_least_fifteen_hostile_submissions():
+    assert len(HOSTILE) >= 15
+
+
+def test_every_submission_was_graded(graded):
+    assert graded["summary"].failed == {}
+    assert len(graded["summary"].graded) == len(HOSTILE) + 3
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=lambda h: h.name)
+def test_hostile_submission_earns_only_what_its_code_earns(graded, hostile):
+    scores = graded["scores"][hostile.name]
+    lost = {g for g, p in scores.items() if p < HW1.item(g).points}
+    expected_lost = hostile.lost if hostile.base == "reference" else {i.grade_id for i in HW1.items}
+    assert lost == expected_lost, hostile.what
+    assert sum(scores.values()) == hostile.expected()
+
+
+def test_the_honest_class_is_graded_correctly_in_the_same_run(graded):
+    totals = {s: sum(graded["scores"][s].values()) for s in ("reference", "blank", "buggy")}
+    assert totals == {"reference": 35, "blank": 0, "buggy": 30}
+
+
+def test_no_instructor_file_and_no_submission_changed(graded, repo):
+    assert graded["instructor_changed"] == set()
+    assert not graded["submissions_changed"]
+    assert not (repo / "mytorch" / "nn" / "pwned.txt").exists()
+    assert not (repo.parent / "pwned.txt").exists()
+
+
+def reasons(graded, student):
+    result = read_result(graded["course"].folder("autograded", "hw1", student) / "results.json")
+    return {i.grade_id: i.reason for i in result.items}, result.notes
+
+
+@pytest.mark.parametrize("student, grade_id, words", [
+    ("import_torch", "relu", "imports 'torch'"),
+    ("patch_numpy_in_library", "sigmoid", "changes numpy itself"),
+    ("syntax_error", "mse_forward", "syntax error"),
+    ("missing_file", "sgd_step", "missing"),
+    ("renamed_class", "tanh", "Tanh"),
+    ("non_utf8", "relu", "not UTF-8"),
+    ("symlink_to_reference", "linear_forward", "link"),
+    ("endless_loop", "tanh", "without answering"),
+    ("exit_zero_at_import", "mse_forward", "SystemExit"),
+    ("import_scipy_lazily", "mse_forward", "imports 'scipy.special'"),
+    ("read_reference_evading_policy", "linear_forward", "FileNotFoundError"),
+    ("extra_files", "linear_forward", "mytorch.nn.helpers"),
+])
+def test_each_lost_item_says_why(graded, student, grade_id, words):
+    item_reasons, _ = reasons(graded, student)
+    assert words in item_reasons[grade_id]
+
+
+@pytest.mark.parametrize("student, words", [
+    ("invalid_json_notebook", "LossTester.ipynb: not a valid notebook"),
+    ("missing_notebook", "MLPTester.ipynb: missing"),
+    ("graded_cells_deleted", "graded cell linear_forward was deleted"),
+    ("graded_cells_edited_reference", "graded cell tanh was edited"),
+    ("graded_cells_reflagged", "graded cell relu was re-flagged"),
+    ("extra_files", "extra files were ignored by the grader: mytorch/nn/helpers.py, notes.txt"),
+    ("empty_folder", "the submission folder is empty"),
+])
+def test_notebook_and_folder_problems_are_reported(graded, student, words):
+    _, notes = reasons(graded, student)
+    assert any(words in n for n in notes), notes
+
+
+@pytest.mark.parametrize("student", ["read_reference_evading_policy", "read_hidden_tests"])
+def test_reading_attacks_are_stopped_by_the_sandbox_not_by_luck(graded, student):
+    """Unsandboxed (rlimits only), the same submissions read the instructor's files and earn full marks."""
+    from coursekit.autograde.grader import Grader
+
+    config = GraderConfig(limits=LIMITS, require_sandbox=False, use_sandbox=False)
+    result = Grader(HW1, graded["course"], config).grade(student)
+    assert result.score == 35
+    assert not result.sandboxed
