@@ -2,7 +2,7 @@
 
     course validate hw1      refuse a broken source before anything leaves it
     course release hw1       student folder in release/hw1 (no solutions, no hidden tests)
-    course autograde hw1     grade submitted/*/hw1 into the gradebook
+    course autograde hw1     grade submitted/*/hw1 (sandboxed, parallel) into the gradebook
     course export hw1        class CSV of per-item scores
     course demo              the whole pipeline on built-in sample submissions
 """
@@ -41,10 +41,24 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    from coursekit.autograde.plain import autograde
+    assignment, course = get_assignment(args.assignment), _course(args)
+    if args.engine == "nbgrader":
+        from coursekit.autograde.plain import autograde as plain
 
-    autograde(get_assignment(args.assignment), _course(args), students=args.student or None)
-    return cmd_scores(args)
+        failed = plain(assignment, course, students=args.student or None)
+        cmd_scores(args)
+        return 1 if failed else 0
+    from coursekit.autograde.grader import GraderConfig
+    from coursekit.autograde.run import autograde
+
+    config = GraderConfig(require_sandbox=not args.allow_unsandboxed)
+    summary = autograde(assignment, course, jobs=args.jobs, students=args.student or None,
+                        force=args.force, config=config)
+    cmd_scores(args)
+    print(f"\ngraded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)}")
+    for student, why in summary.failed.items():
+        print(f"  {student}: {why}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def cmd_scores(args: argparse.Namespace) -> int:
@@ -98,6 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace an existing release")
     p = add("autograde", cmd_autograde, "grade every submission in submitted/")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("-j", "--jobs", type=int, help="parallel workers (default: one per core)")
+    p.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
+    p.add_argument("--engine", choices=("sandbox", "nbgrader"), default="sandbox",
+                   help="sandbox: checks run outside the student's process (default); "
+                        "nbgrader: plain nbgrader autograde, tests in the student's kernel")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="grade even where bubblewrap is unavailable (rlimits only; see README)")
     add("scores", cmd_scores, "print the per-student, per-item score table")
     p = add("export", cmd_export, "write the class CSV of per-item scores")
     p.add_argument("-o", "--output", help="CSV path (default: <course>/<assignment>_grades.csv)")

@@ -26,7 +26,7 @@ def fresh_root(folder: Path) -> Path:
 
 
 def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, float]]:
-    from coursekit.autograde.plain import autograde
+    from coursekit.autograde.run import autograde
     from coursekit.gradebook import item_scores, score_table, write_csv
     from coursekit.release.release import release
     from coursekit.report import plot_grades
@@ -44,8 +44,10 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, float]]:
     release(assignment, course, force=True)
     step("hand in sample submissions: reference, blank, buggy")
     make_samples(assignment, course)
-    step("autograde")
-    autograde(assignment, course)
+    step("autograde (sandboxed, outside the students' processes)")
+    summary = autograde(assignment, course)
+    if summary.failed:
+        raise CourseError(f"could not grade: {summary.failed}")
     step("scores")
     scores = item_scores(course.db_url, assignment)
     print(score_table(scores, assignment))
