@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	# torch is pinned: an unpinned torch pulls several GB of CUDA packages.
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	# strict editable mode exposes only coursekit; a kernel must never find the reference mytorch.
-	$(BIN)/pip install --quiet -e ".[test]" --config-settings editable_mode=strict
+	$(BIN)/pip install --quiet -e ".[test,postgres]" --config-settings editable_mode=strict
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CourseError, KeyError, FileNotFoundError, ValueError) as exc:
+    except (CourseError, KeyError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"course {args.command}: error: {message}", file=sys.stderr)
         return 1

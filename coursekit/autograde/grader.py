@@ -88,6 +88,10 @@ class Grader:
 
     def __init__(self, assignment: Assignment, course: Course, config: GraderConfig = GraderConfig()):
         self.assignment, self.course, self.config = assignment, course, config
+        if config.require_sandbox and not (config.use_sandbox and sandbox.available()):
+            raise sandbox.SandboxUnavailable(
+                "grading needs the bubblewrap sandbox (apt-get install bubblewrap); "
+                "--allow-unsandboxed grades with resource limits only")
         release = course.folder("release", assignment.name)
         if not release.is_dir():
             raise CourseError(f"{release} does not exist; run `course release {assignment.name}` first")
