@@ -248,19 +248,7 @@ def train_regression(
     Xt_train, Yt_train = torch.from_numpy(X_train).to(dt), torch.from_numpy(Y_train).to(dt)
     Xt_test, Yt_test = torch.from_numpy(X_test).to(dt), torch.from_numpy(Y_test).to(dt)
 
-    def my_step(idx: np.ndarray) -> float:
-        loss = my_loss.forward(model.forward(X_train[idx]), Y_train[idx])
-        model.backward(my_loss.backward())
-        my_opt.step()
-        return float(loss)
-
-    def pt_step(idx: np.ndarray) -> float:
-        i = torch.from_numpy(idx)
-        pt_opt.zero_grad()
-        loss = pt_loss(net(Xt_train[i]), Yt_train[i])
-        loss.backward()
-        pt_opt.step()
-        return loss.item()
+    steps = _steps(model, my_loss, my_opt, X_train, Y_train, net, pt_loss, pt_opt, Xt_train, Yt_train)
 
     def my_eval() -> dict[str, float]:
         return {"test_loss": float(my_loss.forward(model.forward(X_test), Y_test))}
@@ -274,8 +262,29 @@ def train_regression(
     history = _new_history("regression", "synthetic", config)
     with _torch_threads(torch_threads):
         return _run(history, epochs, batch_size, seed, X_train,
-                    {"mytorch": my_step, "pytorch": pt_step}, {"mytorch": my_eval, "pytorch": pt_eval},
+                    steps, {"mytorch": my_eval, "pytorch": pt_eval},
                     progress, "regression")
+
+
+def _steps(model, my_loss, my_opt, X, Y, net, pt_loss, pt_opt, Xt, Yt) -> dict:
+    """One SGD step of each framework on the same mini-batch (indices into the training set)."""
+    import torch
+
+    def my_step(idx: np.ndarray) -> float:
+        loss = my_loss.forward(model.forward(X[idx]), Y[idx])
+        model.backward(my_loss.backward())
+        my_opt.step()
+        return float(loss)
+
+    def pt_step(idx: np.ndarray) -> float:
+        i = torch.from_numpy(idx)
+        pt_opt.zero_grad()
+        loss = pt_loss(net(Xt[i]), Yt[i])
+        loss.backward()
+        pt_opt.step()
+        return loss.item()
+
+    return {"mytorch": my_step, "pytorch": pt_step}
 
 
 # ---------------------------------------------------------------------------
@@ -329,19 +338,7 @@ def train_classification(
     Xt_train, yt_train = torch.from_numpy(X_train).to(dt), torch.from_numpy(y_train)
     Xt_test, yt_test = torch.from_numpy(X_test).to(dt), torch.from_numpy(y_test)
 
-    def my_step(idx: np.ndarray) -> float:
-        loss = my_loss.forward(model.forward(X_train[idx]), Y_train[idx])
-        model.backward(my_loss.backward())
-        my_opt.step()
-        return float(loss)
-
-    def pt_step(idx: np.ndarray) -> float:
-        i = torch.from_numpy(idx)
-        pt_opt.zero_grad()
-        loss = pt_loss(net(Xt_train[i]), yt_train[i])
-        loss.backward()
-        pt_opt.step()
-        return loss.item()
+    steps = _steps(model, my_loss, my_opt, X_train, Y_train, net, pt_loss, pt_opt, Xt_train, yt_train)
 
     def my_eval() -> dict[str, float]:
         logits = np.asarray(model.forward(X_test))
@@ -359,7 +356,7 @@ def train_classification(
     history = _new_history("classification", ds.name, config)
     with _torch_threads(torch_threads):
         return _run(history, epochs, batch_size, seed, X_train,
-                    {"mytorch": my_step, "pytorch": pt_step}, {"mytorch": my_eval, "pytorch": pt_eval},
+                    steps, {"mytorch": my_eval, "pytorch": pt_eval},
                     progress, ds.name)
 
 

@@ -13,15 +13,19 @@ from coursekit.assignment import Assignment
 from coursekit.course import Course, CourseError
 
 
-def autograde(assignment: Assignment, course: Course, students: list[str] | None = None) -> list[str]:
-    """Grade each student in turn; returns the students nbgrader reported errors for."""
+def autograde(assignment: Assignment, course: Course, students: list[str] | None = None,
+              notebooks: str = "*") -> list[str]:
+    """Grade each student in turn; returns the students nbgrader reported errors for.
+
+    ``notebooks`` is nbgrader's notebook glob (e.g. ``[!T]*`` leaves out TrainingTester)."""
     from tqdm import tqdm
 
     failed = []
     todo = students or course.students(assignment.name)
     for student in tqdm(todo, desc=f"autograde {assignment.name}", unit="student", file=sys.stderr):
         try:
-            course.nbgrader("autograde", assignment.name, f"--student={student}", "--force")
+            course.nbgrader("autograde", assignment.name, f"--student={student}", f"--notebook={notebooks}",
+                            "--force")
         except CourseError as exc:
             # One broken submission must not stop the rest of the class.
             failed.append(student)

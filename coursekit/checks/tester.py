@@ -45,6 +45,7 @@ def check(grade_id: str, seed: int | None = None, fixture: str | Path = FIXTURE,
     """Run one check; print a comparison (visible case) or one line (seeded case).
 
     Raises CheckFailed if the student's output does not match."""
+    __tracebackhide__ = True  # IPython then shows the message, not the kit's frames
     c = get(grade_id)
     if seed is None:
         inputs, reference = fixture_case(grade_id, fixture)

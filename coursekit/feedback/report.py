@@ -54,7 +54,8 @@ def feedback_html(result: SubmissionResult) -> str:
                     f"<td>{item.points:g} / {item.max_points}</td><td>{html.escape(item.reason)}</td></tr>")
         advice = "".join(f"<p class='advice'>Advice: {html.escape(a)}</p>" for a in item.advice)
         shown = f"<pre>{html.escape(item.visible)}</pre>" if item.visible else "<p>(no output)</p>"
-        details.append(f"<details><summary>{item.grade_id}: what the visible check printed</summary>"
+        opened = "" if item.passed else " open"  # what went wrong is what the student came for
+        details.append(f"<details{opened}><summary>{item.grade_id}: what the visible check printed</summary>"
                        f"{advice}{shown}</details>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     return f"""<!DOCTYPE html>
