@@ -12,8 +12,8 @@ class SGD:
         """Update W and b of every layer from its stored gradients."""
         ### BEGIN SOLUTION
         for layer in self.layers:
-            layer.W = layer.W - self.lr * layer.dLdW
-            layer.b = layer.b - self.lr * layer.dLdb.reshape(layer.b.shape)
+            layer.W -= self.lr * layer.dLdW
+            layer.b -= self.lr * layer.dLdb.reshape(layer.b.shape)
         ### END SOLUTION
 
     def zero_grad(self) -> None:
