@@ -2,6 +2,7 @@
 
     course validate hw1      refuse a broken source before anything leaves it
     course release hw1       student folder in release/hw1 (no solutions, no hidden tests)
+    course collect hw1 DIR   import the students' hand-in zips into submitted/
     course autograde hw1     grade submitted/*/hw1 (sandboxed, parallel) into the gradebook
     course export hw1        class CSV of per-item scores
     course demo              the whole pipeline on built-in sample submissions
@@ -38,6 +39,14 @@ def cmd_release(args: argparse.Namespace) -> int:
     out = release(get_assignment(args.assignment), _course(args), force=args.force)
     print(f"released {args.assignment} to {out}")
     return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from coursekit.collect import collect, print_report
+
+    report = collect(get_assignment(args.assignment), _course(args), Path(args.folder))
+    print_report(report, args.assignment)
+    return 1 if report.refused else 0
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
@@ -110,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("validate", cmd_validate, "check markers, grade ids and points of the source")
     p = add("release", cmd_release, "build the student folder release/<assignment>")
     p.add_argument("--force", action="store_true", help="replace an existing release")
+    p = add("collect", cmd_collect, "import hand-in zips (from handin.py) into submitted/")
+    p.add_argument("folder", help="folder of <student>_*.zip or hw1_handin.zip files (see coursekit/collect.py)")
     p = add("autograde", cmd_autograde, "grade every submission in submitted/")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("-j", "--jobs", type=int, help="parallel workers (default: one per core)")

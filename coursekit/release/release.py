@@ -21,6 +21,7 @@ import nbformat
 
 from coursekit.assignment import Assignment
 from coursekit.course import Course
+from coursekit.handin.spec import launcher_source, spec_of
 from coursekit.release.stub import stub_source
 from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, Region, find_regions
 from coursekit.source.validate import library_roots, notebook_path, validate_or_raise
@@ -34,6 +35,7 @@ STUDENT_REQUIREMENTS = (
     "jupyter",
     "nbclient",
     "ipykernel",
+    "jupyter-server-mathjax",  # MathJax on disk: handin.py renders the PDF's math offline
 )
 
 # Shipped next to the notebooks so that `import coursekit.checks` works there;
@@ -144,6 +146,7 @@ def write_student_docs(assignment: Assignment, course: Course) -> None:
     dest = release_dir(assignment, course)
     _write(dest / "requirements.txt", "".join(f"{r}\n" for r in STUDENT_REQUIREMENTS))
     _write(dest / "README.md", student_readme(assignment))
+    _write(dest / "handin.py", launcher_source(spec_of(assignment)))
 
 
 def _write(path: Path, text: str) -> None:
@@ -157,6 +160,7 @@ def student_readme(assignment: Assignment) -> str:
     notebooks = "\n".join(f"- `{nb}.ipynb`" for nb in assignment.notebooks)
     files = "\n".join(f"- `{rel}`" for rel in assignment.student_files)
     folders = ", ".join(f"`{root}/`" for root in library_roots(assignment))
+    spec = spec_of(assignment)
     return f"""# {assignment.name}: MyTorch
 
 You will write MyTorch, a small deep-learning library in plain numpy whose
@@ -192,8 +196,24 @@ make your code right, not just the printed numbers.
 
 ## Hand in
 
-- the notebooks, saved **with their outputs** (run every cell first);
-- the {folders} folder, with your code.
+From this folder, with your environment active:
+
+```
+python handin.py
+```
+
+It asks your name and student id the first time (or pass `--name "Your Name" --id YOUR_ID`),
+runs every tester notebook from scratch, tells you which checks pass, and writes:
+
+- `{spec.zip_name}`: **upload this**: the notebooks with their fresh outputs and the
+  {folders} folder with your code; checked to unpack as the grader expects;
+- `{spec.pdf_name}`: a cover page with your results, every notebook with its outputs, plots
+  and equations, and your code, to read over (or hand in if your course asks for a PDF).
+
+The PDF is printed by Chromium or Google Chrome, without network: install one if `handin.py`
+says it cannot find it (`sudo apt install chromium` on Debian/Ubuntu), or point to it with
+`--browser PATH`. `--engine latex` prints through LaTeX instead (needs pandoc and XeLaTeX).
+Run it again after every change: the newest zip is the one that counts.
 
 Do not rename files, classes or graded cells. Good luck, and have fun!
 """
