@@ -15,7 +15,9 @@ from pathlib import Path
 from coursekit.assignment import Assignment
 from coursekit.autograde.policy import check_source
 
-MAX_LIBRARY_FILE = 1 << 20  # a MyTorch file is a few KB; a huge one is an attack on the grader
+MAX_LIBRARY_FILE = 1 << 20
+# Written by nbgrader's collect and by `course collect`, not by the student.
+NBGRADER_FILES = {"timestamp.txt", "handin.json"}  # a MyTorch file is a few KB; a huge one is an attack on the grader
 
 
 @dataclass
@@ -47,7 +49,8 @@ def read_submission(assignment: Assignment, folder: Path, released: set[str]) ->
     present = _all_files(folder)
     if not present:
         sub.notes.append("the submission folder is empty")
-    extra = sorted(p for p in present - released - set(assignment.student_files)
+    expected = released | set(assignment.student_files) | NBGRADER_FILES
+    extra = sorted(p for p in present - expected
                    if not p.endswith(".ipynb") and "__pycache__" not in p and ".ipynb_checkpoints" not in p)
     if extra:
         shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
