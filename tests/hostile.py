@@ -181,6 +181,7 @@ HOSTILE: tuple[Hostile, ...] = (
     # -- writing into instructor files
     Hostile("write_instructor_files", "reference",
             _replace(SGD, "        for layer in self.layers:",
+                     "        import numpy as np\n"
                      "        np.lib._npyio_impl.savetxt('{REPO}/mytorch/nn/pwned.txt', np.zeros(1))\n"
                      "        np.lib._npyio_impl.savetxt('{REPO}/../pwned.txt', np.zeros(1))\n"
                      "        for layer in self.layers:"),

@@ -107,6 +107,8 @@ def reasons(graded, student):
     ("import_scipy_lazily", "mse_forward", "imports 'scipy.special'"),
     ("read_reference_evading_policy", "linear_forward", "FileNotFoundError"),
     ("extra_files", "linear_forward", "mytorch.nn.helpers"),
+    # the repo is hidden: there is not even a folder to write into
+    ("write_instructor_files", "sgd_step", "FileNotFoundError: [Errno 2] No such file or directory"),
 ])
 def test_each_lost_item_says_why(graded, student, grade_id, words):
     item_reasons, _ = reasons(graded, student)
