@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import shutil
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
@@ -81,8 +82,11 @@ def record(course: Course, assignment: Assignment, result: SubmissionResult) -> 
 
 def write_gradebook(course: Course, assignment: Assignment, result: SubmissionResult) -> None:
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
 
-    with Gradebook(course.db_url, COURSE_ID) as gb:
+    # nbgrader's own API trips SQLAlchemy 2's autoflush warnings; they are noise here.
+    with warnings.catch_warnings(), Gradebook(course.db_url, COURSE_ID) as gb:
+        warnings.simplefilter("ignore", SAWarning)
         gb.update_or_create_student(result.student)
         gb.update_or_create_submission(assignment.name, result.student)
         for item in result.items:
