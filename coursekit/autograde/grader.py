@@ -101,6 +101,9 @@ class Grader:
         self.released_files = {str(p.relative_to(release)) for p in release.rglob("*")
                                if p.is_file() and "__pycache__" not in p.parts}
         self.released_cells = _graded_cells(assignment, release)
+        # The same for every student: read the fixture and build the inputs once.
+        self.visible = {i.grade_id: fixture_case(i.grade_id, self.fixture) for i in assignment.items}
+        self.plans = {i.grade_id: self._plan(i) for i in assignment.items}
         self._references: dict[str, Arrays] = {}
 
     # -- one submission ---------------------------------------------------------
@@ -112,7 +115,7 @@ class Grader:
         sub.student = student
         if folder.is_dir():
             sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
-        plans = {item.grade_id: self._plan(item) for item in self.assignment.items}
+        plans = self.plans
         runnable = [item for item in self.assignment.items if not self._file_problems(item, sub)]
         # One child for the whole library is fast; any item it could not answer
         # (a hang, a crash, a file that breaks the import) is retried alone, with
@@ -161,7 +164,7 @@ class Grader:
             else:
                 verdicts[name] = check.verdict(answer, self._reference(check, name, case, inputs), inputs)
         visible_out = answers.get(f"{item.grade_id}.visible")
-        shown = render(check, visible_out, fixture_case(check.grade_id, self.fixture)[1]) \
+        shown = render(check, visible_out, self.visible[check.grade_id][1]) \
             if isinstance(visible_out, dict) else ""
         notes = [f"with {desc}: {verdicts[f'advice{k}'].message}" for k, (desc, _) in enumerate(check.advice)
                  if not verdicts[f"advice{k}"].ok]
@@ -178,12 +181,12 @@ class Grader:
 
     def _inputs(self, check: Check, case: Case) -> Arrays:
         if not case:
-            return fixture_case(check.grade_id, self.fixture)[0]
+            return self.visible[check.grade_id][0]
         return check.inputs(**case)
 
     def _reference(self, check: Check, name: str, case: Case | None, inputs: Arrays) -> Arrays:
         if name == "visible":
-            return fixture_case(check.grade_id, self.fixture)[1]
+            return self.visible[check.grade_id][1]
         key = f"{check.grade_id}.{name}"  # the same inputs for every student: compute once
         if key not in self._references:
             self._references[key] = check.reference(inputs) if check.reference else {}
