@@ -30,9 +30,8 @@ from coursekit.samples import make_samples  # noqa: E402
 
 
 def build_course(root: Path, n: int) -> Course:
-    shutil.copytree(REPO / "source" / "hw1", root / "source" / "hw1",
-                    ignore=shutil.ignore_patterns("mytorch", "data", "coursekit", ".ipynb_checkpoints"))
     course = Course(root, repo=REPO)
+    course.take_notebooks_from_repo("hw1")
     release(HW1, course, force=True)
     samples = make_samples(HW1, course)
     kinds = list(samples)

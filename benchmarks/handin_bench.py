@@ -44,9 +44,9 @@ def release(root: Path) -> Path:
     from coursekit.course import Course
     from coursekit.release.release import release as do_release
 
-    shutil.copytree(REPO / "source" / "hw1", root / "source" / "hw1",
-                    ignore=shutil.ignore_patterns("mytorch", "data", "coursekit", ".ipynb_checkpoints"))
-    return do_release(HW1, Course(root, repo=REPO), force=True)
+    course = Course(root, repo=REPO)
+    course.take_notebooks_from_repo("hw1")
+    return do_release(HW1, course, force=True)
 
 
 def hand_in(released: Path, dest: Path) -> tuple[float, dict[str, float], str]:

@@ -9,6 +9,7 @@ that sample students never enter a real gradebook.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -37,6 +38,16 @@ class Course:
         if student is None:
             return self.root / stage / assignment
         return self.root / stage / student / assignment
+
+    def take_notebooks_from_repo(self, assignment: str) -> Path:
+        """A course root other than the repo starts from the repo's instructor notebooks.
+
+        Only the notebooks: the rest of source/<assignment> is assembled by release."""
+        src, dest = self.repo / "source" / assignment, self.folder("source", assignment)
+        dest.mkdir(parents=True, exist_ok=True)
+        for notebook in sorted(src.glob("*.ipynb")):
+            shutil.copyfile(notebook, dest / notebook.name)
+        return dest
 
     def students(self, assignment: str) -> list[str]:
         """Students with a folder for this assignment in submitted/."""

@@ -38,8 +38,7 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, float]]:
     step = _steps(5)
     step("validate the source")
     validate_or_raise(assignment, repo)
-    shutil.copytree(repo / "source" / assignment.name, course.folder("source", assignment.name),
-                    ignore=shutil.ignore_patterns("mytorch", "data", "coursekit", ".ipynb_checkpoints"))
+    course.take_notebooks_from_repo(assignment.name)
     step("release the student version")
     release(assignment, course, force=True)
     step("hand in sample submissions: reference, blank, buggy")

@@ -20,16 +20,13 @@ def released_course(tmp_path_factory, repo):
     """A course root (not the repo) with hw1 released into it and a fresh gradebook.
 
     Tests copy it (see `course_copy`) so that each grades into its own gradebook."""
-    import shutil
-
     from coursekit.assignment import HW1
     from coursekit.course import Course
     from coursekit.release.release import release
 
     root = tmp_path_factory.mktemp("course")
-    shutil.copytree(repo / "source" / "hw1", root / "source" / "hw1",
-                    ignore=shutil.ignore_patterns("mytorch", "data", "coursekit", ".ipynb_checkpoints"))
     course = Course(root, repo=repo)
+    course.take_notebooks_from_repo("hw1")
     release(HW1, course, force=True)
     return course
 

@@ -111,23 +111,21 @@ class Grader:
     def grade(self, student: str) -> SubmissionResult:
         start = time.monotonic()
         folder = self.course.folder("submitted", self.assignment.name, student)
-        sub = read_submission(self.assignment, folder, self.released_files)
-        sub.student = student
+        sub = read_submission(self.assignment, student, folder, self.released_files)
         if folder.is_dir():
             sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
-        plans = self.plans
         runnable = [item for item in self.assignment.items if not self._file_problems(item, sub)]
         # One child for the whole library is fast; any item it could not answer
         # (a hang, a crash, a file that breaks the import) is retried alone, with
         # only its own files, so one broken method costs only its own items.
         usable = tuple(rel for rel in self.assignment.student_files if rel not in sub.file_problems)
-        answers, failure = self._run_child(runnable, plans, sub, usable)
+        answers, failure = self._run_child(runnable, sub, usable)
         for item in runnable:
-            if not self._answered(item, plans, answers):
-                retry, why = self._run_child([item], plans, sub, item.files)
+            if not self._answered(item, answers):
+                retry, why = self._run_child([item], sub, item.files)
                 answers.update(retry)
                 failure[item.grade_id] = why[item.grade_id]
-        items = [self._result(item, sub, plans[item.grade_id], answers, failure.get(item.grade_id, ""))
+        items = [self._result(item, sub, answers, failure.get(item.grade_id, ""))
                  for item in self.assignment.items]
         return SubmissionResult(student, self.assignment.name, items, sub.notes, fingerprint(folder),
                                 time.monotonic() - start, self._sandboxed())
@@ -145,11 +143,12 @@ class Grader:
             plan[f"advice{k}"] = (None, make())
         return plan
 
-    def _answered(self, item: Item, plans: dict, answers: dict) -> bool:
-        got = [answers.get(f"{item.grade_id}.{name}") for name in plans[item.grade_id]]
+    def _answered(self, item: Item, answers: dict) -> bool:
+        got = [answers.get(f"{item.grade_id}.{name}") for name in self.plans[item.grade_id]]
         return all(a is not None and not (isinstance(a, str) and a.startswith(IMPORT_FAILED)) for a in got)
 
-    def _result(self, item: Item, sub: Submission, plan: dict, answers: dict, failure: str) -> ItemResult:
+    def _result(self, item: Item, sub: Submission, answers: dict, failure: str) -> ItemResult:
+        plan = self.plans[item.grade_id]
         problems = self._file_problems(item, sub)
         if problems:
             return ItemResult(item.grade_id, 0, item.points, "; ".join(problems))
@@ -192,7 +191,7 @@ class Grader:
             self._references[key] = check.reference(inputs) if check.reference else {}
         return self._references[key]
 
-    def _run_child(self, items: list[Item], plans: dict, sub: Submission,
+    def _run_child(self, items: list[Item], sub: Submission,
                    files: tuple[str, ...]) -> tuple[dict, dict[str, str]]:
         """Answers by "<grade_id>.<case>" (arrays, or the error the child reported), and,
         per item, why answers are missing if the child stopped early."""
@@ -211,10 +210,10 @@ class Grader:
             (work / "in").mkdir()
             (work / "out").mkdir()
             for item in items:
-                for name, (_, arrays) in plans[item.grade_id].items():
+                for name, (_, arrays) in self.plans[item.grade_id].items():
                     np.savez(work / "in" / f"{item.grade_id}.{name}.npz", **arrays)
             (work / "job.json").write_text(json.dumps({
-                "items": {item.grade_id: list(plans[item.grade_id]) for item in items},
+                "items": {item.grade_id: list(self.plans[item.grade_id]) for item in items},
                 "allowed_prefixes": ["numpy", "mytorch"]}))
             result = sandbox.run(
                 [_interpreter(), "-I", "-S", "-B", str(work / "child.py"), str(work)],
@@ -226,7 +225,7 @@ class Grader:
                 raise GraderError(f"the grading child failed before running student code "
                                   f"(exit {result.returncode}): {result.stderr.strip()[-500:]}")
             answers = {f"{item.grade_id}.{name}": _read_answer(work / "out", f"{item.grade_id}.{name}")
-                       for item in items for name in plans[item.grade_id]}
+                       for item in items for name in self.plans[item.grade_id]}
         why = _why_missing(result, self.config.limits)
         return {k: v for k, v in answers.items() if v is not None}, {item.grade_id: why for item in items}
 

@@ -29,9 +29,9 @@ class Submission:
     notes: list[str] = field(default_factory=list)  # problems that do not change the score
 
 
-def read_submission(assignment: Assignment, folder: Path, released: set[str]) -> Submission:
+def read_submission(assignment: Assignment, student: str, folder: Path, released: set[str]) -> Submission:
     """``released``: relative paths of every file the student was given (extra files are reported)."""
-    sub = Submission(folder.name if folder.name != assignment.name else folder.parent.name, folder)
+    sub = Submission(student, folder)
     if not folder.is_dir() or folder.is_symlink():
         sub.notes.append(f"{folder}: no submission folder")
         for rel in assignment.student_files:
