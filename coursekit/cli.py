@@ -96,9 +96,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_fixtures(args: argparse.Namespace) -> int:
-    from coursekit.fixtures import regenerate
+    from coursekit.fixtures import RTOL, build, differences, load, regenerate
 
-    print(f"wrote {regenerate(REPO / 'data' / 'testerData.npz')}")
+    path = REPO / "data" / "testerData.npz"
+    if args.check:
+        found = differences(load(path), build())
+        for line in found:
+            print(f"{path}: {line}")
+        print(f"{path}: {'differs' if found else 'matches'} a fresh build (float tolerance {RTOL:g})")
+        return 1 if found else 0
+    where, written = regenerate(path)
+    print(f"{'wrote' if written else 'unchanged (within tolerance):'} {where}")
     return 0
 
 
@@ -135,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="CSV path (default: <course>/<assignment>_grades.csv)")
     p = add("demo", cmd_demo, "run the whole pipeline on sample submissions", assignment=False)
     p.add_argument("--folder", default=str(REPO / "demo"), help="course root for the demo (default: demo/)")
-    add("fixtures", cmd_fixtures, "regenerate data/testerData.npz", assignment=False)
+    p = add("fixtures", cmd_fixtures, "regenerate data/testerData.npz (kept if within tolerance)",
+            assignment=False)
+    p.add_argument("--check", action="store_true",
+                   help="compare the stored fixtures with a fresh build; exit 1 if they differ")
     return parser
 
 
