@@ -42,9 +42,13 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from coursekit.collect import collect, print_report
+    from coursekit.collect import DEFAULT_PATTERN, Naming, collect, print_report, read_roster
 
-    report = collect(get_assignment(args.assignment), _course(args), Path(args.folder))
+    naming = Naming(pattern=args.name_pattern or DEFAULT_PATTERN, timestamp_format=args.timestamp_format or "",
+                    timezone=args.timezone)
+    roster = read_roster(Path(args.roster)) if args.roster else None
+    report = collect(get_assignment(args.assignment), _course(args), Path(args.folder), naming=naming,
+                     roster=roster)
     print_report(report, args.assignment)
     return 1 if report.refused else 0
 
@@ -128,7 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("release", cmd_release, "build the student folder release/<assignment>")
     p.add_argument("--force", action="store_true", help="replace an existing release")
     p = add("collect", cmd_collect, "import hand-in zips (from handin.py) into submitted/")
-    p.add_argument("folder", help="folder of <student>_*.zip or hw1_handin.zip files (see coursekit/collect.py)")
+    p.add_argument("folder", help="folder of the course site's <student>.zip or <student>_*.zip files "
+                                  "(see coursekit/collect.py)")
+    p.add_argument("--name-pattern", metavar="REGEX",
+                   help="regular expression matched at the start of each zip's name, with a (?P<student_id>...) "
+                        "group and optionally a (?P<timestamp>...) group, as nbgrader's zip_collect "
+                        "named_regexp (default: <student>.zip or <student>_<anything>.zip)")
+    p.add_argument("--timestamp-format", metavar="FORMAT",
+                   help="strptime format of the name's timestamp group, e.g. %%Y-%%m-%%d-%%H-%%M-%%S "
+                        "(default: read as nbgrader does); without a timestamp group the hand-in time is "
+                        "the zip's modification time")
+    p.add_argument("--timezone", default="UTC", metavar="TZ",
+                   help="time zone of a timestamp in the name that has none, e.g. Europe/Berlin (default: UTC)")
+    p.add_argument("--roster", metavar="FILE",
+                   help="text or CSV file of the course's student ids; zips of other ids are refused")
     p = add("autograde", cmd_autograde, "grade every submission in submitted/")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("-j", "--jobs", type=int, help="parallel workers (default: one per core)")

@@ -1,30 +1,44 @@
 """`course collect hw1 FOLDER`: import hand-in zips into ``submitted/<student>/hw1/``.
 
-Like nbgrader's zip collect, for the zips ``python handin.py`` writes.  Whose
-zip it is comes from its file name, as a course site's bulk download names
-files, else from the ``handin.json`` inside it:
+Like nbgrader's ``zip_collect``, for the zips ``python handin.py`` writes and a
+course site (LMS) hands back in a bulk download.  Who and when come only from
+what the instructor controls, never from inside a zip:
 
-* ``<student>.zip`` or ``<student>_<anything>.zip`` -> ``<student>``
-  (student ids must then not contain ``_``);
-* ``hw1_handin.zip`` (the name handin.py gives it, also ``hw1_handin (2).zip``)
-  -> the ``id`` recorded in its ``handin.json``.
+* **who**: the zip's file name, as the course site names it, read with a
+  regular expression with a ``(?P<student_id>...)`` group (nbgrader's
+  ``FileNameCollectorPlugin.named_regexp`` convention, matched at the start of
+  the name).  The default, :data:`DEFAULT_PATTERN`, takes ``<student>.zip`` and
+  ``<student>_<anything>.zip`` (student ids must then not contain ``_``).  A
+  zip still named ``hw1_handin.zip`` says nobody and is refused.  With a
+  roster, ids not on it are refused.  A zip whose ``handin.json`` names
+  another student than its file name is refused (not collected under either).
+* **when**: the zip's arrival: a ``(?P<timestamp>...)`` group of the name if
+  the pattern has one (read with ``timestamp_format``, else as nbgrader reads
+  timestamps; a time without a zone is in ``timezone``), else the zip's file
+  modification time.  Neither ``handin.json``'s time nor the dates of the
+  zip's members count.  It is written to nbgrader's ``timestamp.txt`` in
+  nbgrader's format (``2025-01-10 12:00:00.000000 UTC``), which nbgrader's
+  late penalty reads.
 
-Every zip is inspected before anything is unpacked (the same check the
-student's handin.py ran): absolute paths, ``..``, links, oversized or too
-many members, and files that are not zips are refused with a one-line
-reason, and the others go on.  Only the notebooks and the library's ``.py``
-files are unpacked.  A submission is replaced only by a newer one: the time
-is the hand-in time in ``handin.json`` (else the newest file in the zip),
-and it is written to nbgrader's ``timestamp.txt``.
+A student's newer zip replaces the older submission, in one run or across
+runs; an older one never replaces a newer.  Every zip is inspected before
+anything is unpacked (the same check the student's handin.py ran): absolute
+paths, ``..``, links, oversized or too many members, and files that are not
+zips are refused with a one-line reason, and the others go on.  Only the
+notebooks and the library's ``.py`` files are unpacked, into a staging
+folder that then replaces the old submission in one step.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection
 
 from coursekit.assignment import Assignment
 from coursekit.course import Course, CourseError
@@ -32,11 +46,46 @@ from coursekit.handin.bundle import ZipCheck, ZipRefused, extract, inspect_zip
 from coursekit.handin.spec import STUDENT_ID, HandinSpec, spec_of
 
 TIMESTAMP = "timestamp.txt"
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_format, always in UTC
+DEFAULT_PATTERN = r"(?P<student_id>[^_]+)(?:_.*)?\.[Zz][Ii][Pp]$"
+UTC = dt.timezone.utc
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How the course site names the zips: who handed in, and when (nbgrader's named_regexp)."""
+    pattern: str = DEFAULT_PATTERN  # re.match on the file name; needs (?P<student_id>...)
+    timestamp_format: str = ""  # strptime format of (?P<timestamp>...); "" reads it as nbgrader does
+    timezone: str = "UTC"  # of a timestamp in the name that carries no zone
+
+    def compiled(self) -> re.Pattern:
+        try:
+            regex = re.compile(self.pattern)
+        except re.error as exc:
+            raise CourseError(f"file-name pattern {self.pattern!r}: {exc}") from None
+        if "student_id" not in regex.groupindex:
+            raise CourseError(f"file-name pattern {self.pattern!r} has no (?P<student_id>...) group")
+        if self.timestamp_format and "timestamp" not in regex.groupindex:
+            raise CourseError(f"a timestamp format needs a (?P<timestamp>...) group in the file-name pattern "
+                              f"{self.pattern!r}")
+        return regex
+
+    def zone(self) -> dt.tzinfo:
+        if self.timezone.upper() in ("UTC", "Z", ""):
+            return UTC
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CourseError(f"unknown time zone {self.timezone!r} (use a name like Europe/Berlin)") from None
 
 
 @dataclass
 class CollectReport:
     collected: dict[str, str] = field(default_factory=dict)  # student -> zip file name
+    times: dict[str, dt.datetime] = field(default_factory=dict)  # student -> hand-in time recorded
     skipped: list[str] = field(default_factory=list)  # "<zip>: why" (not newer, superseded)
     refused: list[str] = field(default_factory=list)  # "<zip>: why" (unsafe, malformed, whose?)
     notes: list[str] = field(default_factory=list)  # collected, but worth a look
@@ -49,13 +98,42 @@ class _Candidate:
     check: ZipCheck
     student: str
     when: dt.datetime
+    source: str  # where the time came from: "file time" or "time in its name"
 
 
-def collect(assignment: Assignment, course: Course, folder: Path) -> CollectReport:
-    """Import every ``*.zip`` in ``folder`` (not its subfolders) for ``assignment``."""
+def read_roster(path: Path) -> frozenset[str]:
+    """Student ids from a text file (one a line) or a CSV (a ``student_id``/``id``/``username``
+    column if its first row names one, else the first column); ``#`` lines are comments."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CourseError(f"roster {path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+    rows = [row for row in csv.reader(line for line in text.splitlines()
+                                      if line.strip() and not line.lstrip().startswith("#"))]
+    column = 0
+    if rows:
+        header = [cell.strip().lower() for cell in rows[0]]
+        for name in ("student_id", "id", "username", "login"):
+            if name in header:
+                column, rows = header.index(name), rows[1:]
+                break
+    ids = frozenset(row[column].strip() for row in rows if len(row) > column and row[column].strip())
+    if not ids:
+        raise CourseError(f"roster {path}: holds no student ids")
+    return ids
+
+
+def collect(assignment: Assignment, course: Course, folder: Path, naming: Naming | None = None,
+            roster: Collection[str] | None = None) -> CollectReport:
+    """Import every ``*.zip`` in ``folder`` (not its subfolders) for ``assignment``.
+
+    ``roster``: the student ids allowed (None: any id the file names give)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise CourseError(f"{folder}: no such folder of hand-in zips")
+    naming = naming or Naming()
+    regex, zone = naming.compiled(), naming.zone()
     spec = spec_of(assignment)
     report = CollectReport()
     newest: dict[str, _Candidate] = {}
@@ -65,95 +143,132 @@ def collect(assignment: Assignment, course: Course, folder: Path) -> CollectRepo
         if path.suffix.lower() != ".zip":
             report.ignored += 1
             continue
-        candidate = _inspect(path, spec, report)
+        candidate = _inspect(path, spec, regex, naming, zone, roster, report)
         if candidate is None:
             continue
         other = newest.get(candidate.student)
-        if other is None or candidate.when > other.when:
+        if other is None or candidate.when >= other.when:  # a tie goes to the name sorted last
             if other is not None:
-                report.skipped.append(f"{other.path.name}: superseded by the newer {path.name} "
-                                      f"of {candidate.student}")
+                report.skipped.append(f"{other.path.name}: superseded by {path.name} of {candidate.student}, "
+                                      f"{_relation(candidate.when, other.when)}")
             newest[candidate.student] = candidate
         else:
-            report.skipped.append(f"{path.name}: superseded by the newer {other.path.name} of {other.student}")
+            report.skipped.append(f"{path.name}: superseded by {other.path.name} of {other.student}, "
+                                  f"{_relation(other.when, candidate.when)}")
+    now = dt.datetime.now(UTC)
     for student, candidate in sorted(newest.items()):
-        _import(candidate, spec, course, report)
+        if candidate.when > now + dt.timedelta(minutes=5):
+            report.notes.append(f"{candidate.path.name}: its {candidate.source}, {_show(candidate.when)}, "
+                                "is in the future (a wrong clock or time zone?)")
+        _import(candidate, spec, course, report, now)
     return report
 
 
-def _inspect(path: Path, spec: HandinSpec, report: CollectReport) -> _Candidate | None:
+def _relation(newer: dt.datetime, older: dt.datetime) -> str:
+    return "handed in later" if newer > older else "handed in at the same time (the name sorted last wins)"
+
+
+def _inspect(path: Path, spec: HandinSpec, regex: re.Pattern, naming: Naming, zone: dt.tzinfo,
+             roster: Collection[str] | None, report: CollectReport) -> _Candidate | None:
+    name = path.name
+    match = regex.match(name)
+    student = (match.group("student_id") or "") if match else ""
+    if not student or student.lower() == spec.name.lower():
+        if name.lower().startswith(f"{spec.name}_handin".lower()):
+            why = (f"its name holds no student id (it is the name handin.py gives); rename it "
+                   f"<student>_{spec.zip_name}, as the course site's bulk download names it")
+        else:
+            why = (f"its name gives no student id; name it <student>.zip or <student>_{spec.zip_name}"
+                   + ("" if naming.pattern == DEFAULT_PATTERN else f" (file-name pattern {naming.pattern!r})"))
+        report.refused.append(f"{name}: {why}")
+        return None
+    if not STUDENT_ID.match(student):
+        report.refused.append(f"{name}: {student!r} from its name is not a usable student id "
+                              "(letters, digits and . _ @ - only)")
+        return None
+    if roster is not None and student not in roster:
+        report.refused.append(f"{name}: {student} is not on the roster")
+        return None
+    when, source = _arrival(path, match, naming, zone)
+    if when is None:
+        report.refused.append(f"{name}: cannot read the time {source!r} in its name"
+                              + (f" with the format {naming.timestamp_format!r}" if naming.timestamp_format
+                                 else "; give its format (--timestamp-format)"))
+        return None
     check = inspect_zip(path, spec)
     if check.refusal:
         report.refused.append(check.refusal)
         return None
     recorded = check.meta.get("assignment")
     if isinstance(recorded, str) and recorded != spec.name:
-        report.refused.append(f"{path.name}: is a hand-in for {recorded}, not {spec.name}")
+        report.refused.append(f"{name}: is a hand-in for {recorded}, not {spec.name}")
         return None
-    student, why = student_of(path, check, spec)
-    if not student:
-        report.refused.append(f"{path.name}: {why}")
+    claimed = check.meta.get("id")
+    if claimed not in (None, "") and str(claimed).strip().casefold() != student.casefold():
+        shown = str(claimed)[:64]
+        report.refused.append(f"{name}: its name says {student}, but its handin.json names {shown!r}; "
+                              "collected for neither (ask who handed it in)")
         return None
-    if why:
-        report.notes.append(f"{path.name}: {why}")
-    return _Candidate(path, check, student, handed_in_at(path, check))
+    return _Candidate(path, check, student, when, source)
 
 
-def student_of(path: Path, check: ZipCheck, spec: HandinSpec) -> tuple[str, str]:
-    """(student, note) from the file name or handin.json; ("", why not) if neither says."""
-    recorded = check.meta.get("id")
-    recorded = recorded if isinstance(recorded, str) and STUDENT_ID.match(recorded) else ""
-    stem = path.stem
-    if stem.startswith(f"{spec.name}_handin"):
-        if recorded:
-            return recorded, ""
-        return "", (f"cannot tell whose it is: its handin.json names no student id; "
-                    f"rename it <student>_{path.name}")
-    named = stem.split("_", 1)[0]
-    if not STUDENT_ID.match(named):
-        if recorded:
-            return recorded, f"file name does not start with a student id; using {recorded} from its handin.json"
-        return "", f"cannot tell whose it is: name it <student>.zip or <student>_{spec.zip_name}"
-    if recorded and recorded != named:
-        return named, f"file name says {named}, its handin.json says {recorded}; collected as {named}"
-    return named, ""
+def _arrival(path: Path, match: re.Match, naming: Naming,
+             zone: dt.tzinfo) -> tuple[dt.datetime | None, str]:
+    """(hand-in time, where from): the name's timestamp group, else the file's modification time.
 
+    On a name's time that cannot be read: (None, the text)."""
+    stamp = match.groupdict().get("timestamp")
+    if stamp:
+        try:
+            if naming.timestamp_format:
+                when = dt.datetime.strptime(stamp, naming.timestamp_format)
+            else:
+                import dateutil.parser  # what nbgrader's parse_utc uses
 
-def handed_in_at(path: Path, check: ZipCheck) -> dt.datetime:
-    """The hand-in time recorded by handin.py, else the newest file in the zip, else the zip's mtime (UTC)."""
-    recorded = parse_timestamp(check.meta.get("timestamp"))
-    if recorded:
-        return recorded
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            stamps = [zf.getinfo(name).date_time for name in check.members.values()]
-        if stamps:
-            # Zip times are local, without a zone.
-            return dt.datetime(*max(stamps)).astimezone(dt.timezone.utc)
-    except (zipfile.BadZipFile, OSError, ValueError):
-        pass
-    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+                when = dateutil.parser.parse(stamp)
+        except (ValueError, OverflowError):
+            return None, stamp
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=zone)
+        return when.astimezone(UTC), "time in its name"
+    return EPOCH + dt.timedelta(microseconds=path.stat().st_mtime_ns // 1000), "file time"
 
 
 def parse_timestamp(value: object) -> dt.datetime | None:
-    """ISO 8601 or nbgrader's "2024-01-31 12:00:00.000000 UTC", as an aware UTC datetime."""
+    """A ``timestamp.txt`` as nbgrader reads it (``nbgrader.utils.parse_utc``), as an aware UTC datetime.
+
+    nbgrader's "2025-01-10 12:00:00.000000 UTC" (or another zone name or
+    offset as the third part), ISO 8601; no zone means UTC."""
     if not isinstance(value, str) or not value.strip():
         return None
+    import dateutil.parser
+    import dateutil.tz
+
     text = value.strip()
-    if text.endswith(" UTC"):
-        text = text[:-4] + "+00:00"
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        parts = text.split(" ")
+        if len(parts) == 3:
+            try:
+                zone: object = int(parts[2])
+            except ValueError:
+                zone = dateutil.tz.gettz(parts[2])
+            when = dateutil.parser.parse(" ".join(parts[:2] + ["TZ"]), tzinfos={"TZ": zone})
+        else:
+            when = dateutil.parser.parse(text)
+    except (ValueError, OverflowError, TypeError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(dt.timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
-def _import(candidate: _Candidate, spec: HandinSpec, course: Course, report: CollectReport) -> None:
+def format_timestamp(when: dt.datetime) -> str:
+    """nbgrader's timestamp format, in UTC: ``2025-01-10 12:00:00.000000 UTC``."""
+    return when.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def _import(candidate: _Candidate, spec: HandinSpec, course: Course, report: CollectReport,
+            now: dt.datetime) -> None:
     name, student = candidate.path.name, candidate.student
     dest = course.folder("submitted", spec.name, student)
     if dest.is_symlink() or dest.parent.is_symlink():
@@ -168,7 +283,11 @@ def _import(candidate: _Candidate, spec: HandinSpec, course: Course, report: Col
             report.skipped.append(f"{name}: {dest} exists without a readable {TIMESTAMP}; not overwritten "
                                   "(remove it to collect this zip)")
             return
-        if existing >= candidate.when:
+        if existing > now + dt.timedelta(minutes=5):
+            # No arrival is in the future: an older collect copied it from the zip's handin.json.
+            report.notes.append(f"{name}: the {TIMESTAMP} of {student} already collected, {_show(existing)}, "
+                                "is in the future, so no arrival time; replaced")
+        elif existing >= candidate.when:
             report.skipped.append(f"{name}: not newer ({_show(candidate.when)}) than the submission of "
                                   f"{student} already collected ({_show(existing)})")
             return
@@ -178,7 +297,7 @@ def _import(candidate: _Candidate, spec: HandinSpec, course: Course, report: Col
     os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide the submission from a grader running as another user
     try:
         extract(candidate.path, candidate.check, staging)
-        (staging / TIMESTAMP).write_text(candidate.when.isoformat(" "), encoding="utf-8")
+        (staging / TIMESTAMP).write_text(format_timestamp(candidate.when), encoding="utf-8")
         _replace(staging, dest)
     except ZipRefused as exc:
         report.refused.append(str(exc))
@@ -189,6 +308,7 @@ def _import(candidate: _Candidate, spec: HandinSpec, course: Course, report: Col
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report.collected[student] = name
+    report.times[student] = candidate.when
     if candidate.check.missing:
         report.notes.append(f"{name} ({student}): missing {', '.join(candidate.check.missing)}")
     if candidate.check.ignored:
@@ -207,12 +327,14 @@ def _replace(staging: Path, dest: Path) -> None:
 
 
 def _show(when: dt.datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def print_report(report: CollectReport, assignment: str) -> None:
     for student, name in sorted(report.collected.items()):
-        print(f"collected {name} -> submitted/{student}/{assignment}")
+        when = report.times.get(student)
+        print(f"collected {name} -> submitted/{student}/{assignment}"
+              + (f" (handed in {_show(when)})" if when else ""))
     for line in report.notes:
         print(f"note: {line}")
     for line in report.skipped:

@@ -208,9 +208,9 @@ def test_zip_round_trips_through_collect_and_autograde(handed_in, released_cours
     course = copy_course(released_course, tmp_path / "course")
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    shutil.copy(handed_in["zip"], inbox / SPEC.zip_name)  # as uploaded: the id comes from handin.json
+    shutil.copy(handed_in["zip"], inbox / f"ada_{SPEC.zip_name}")  # as the course site names it
     report = collect(HW1, course, inbox)
-    assert report.collected == {"ada": SPEC.zip_name} and not report.refused, report
+    assert report.collected == {"ada": f"ada_{SPEC.zip_name}"} and not report.refused, report
     assert (course.folder("submitted", "hw1", "ada") / "timestamp.txt").is_file()
     strict = os.environ.get("COURSEKIT_REQUIRE_SANDBOX") == "1" or sandbox.available()
     config = GraderConfig() if strict else GraderConfig(require_sandbox=False, use_sandbox=False)
