@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import shutil
 import sys
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from coursekit.assignment import Assignment
-from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult, fingerprint
+from coursekit.autograde import safefs
+from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult
+from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES, fingerprint
 from coursekit.course import Course, CourseError
 from coursekit.feedback.report import read_result, write_outputs
 
@@ -41,13 +43,20 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
     summary = RunSummary()
     todo = []
     for student in students or course.students(assignment.name):
-        previous = read_result(course.folder("autograded", assignment.name, student) / "results.json")
-        current = fingerprint(course.folder("submitted", assignment.name, student))
-        if not force and previous is not None and previous.fingerprint == current:
-            write_gradebook(course, assignment, previous)  # cheap, and repairs a lost gradebook row
-            summary.skipped.append(student)
-        else:
+        try:
+            previous = _unchanged(course, assignment, student, force)
+        except Exception as exc:  # noqa: BLE001 - one submission never stops the others
+            _fail(summary, student, "could not be checked for changes", exc)
+            continue
+        if previous is None:
             todo.append(student)
+            continue
+        try:
+            write_gradebook(course, assignment, previous)  # cheap, and repairs a lost gradebook row
+        except Exception as exc:  # noqa: BLE001
+            _fail(summary, student, "unchanged, but its gradebook row could not be written", exc)
+        else:
+            summary.skipped.append(student)
     if not todo:
         return summary
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
@@ -62,14 +71,43 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
             try:
                 result = future.result()
             except Exception as exc:  # noqa: BLE001 - one submission never stops the others
-                summary.failed[student] = f"{type(exc).__name__}: {exc}"
-                bar.write(f"{student}: could not be graded: {summary.failed[student]}")
+                _fail(summary, student, "could not be graded", exc, bar)
             else:
-                record(course, assignment, result)
-                summary.graded.append(student)
+                try:
+                    record(course, assignment, result)
+                except Exception as exc:  # noqa: BLE001 - a result that cannot be written is one student's failure
+                    _fail(summary, student, "was graded but the result could not be recorded", exc, bar)
+                else:
+                    summary.graded.append(student)
             bar.update()
     bar.close()
     return summary
+
+
+def _unchanged(course: Course, assignment: Assignment, student: str, force: bool) -> SubmissionResult | None:
+    """The student's previous result if it is from this very submission (and this grader);
+    None means: grade again.  A results.json that cannot be read or is not for
+    this assignment's items is as good as none."""
+    if force:
+        return None
+    try:
+        previous = read_result(course.folder("autograded", assignment.name, student) / "results.json")
+    except Exception:  # noqa: BLE001 - a results.json that cannot be read means: grade again
+        return None
+    if previous is None or [i.grade_id for i in previous.items] != [i.grade_id for i in assignment.items]:
+        return None
+    if previous.fingerprint != fingerprint(course.folder("submitted", assignment.name, student)):
+        return None
+    return previous
+
+
+def _fail(summary: RunSummary, student: str, what: str, exc: BaseException, bar=None) -> None:
+    """The kit could not finish this student: say so, and go on with the others."""
+    from tqdm import tqdm
+
+    summary.failed[student] = f"{what}: {type(exc).__name__}: {exc}"
+    message = f"{safefs.printable(student)}: {safefs.printable(summary.failed[student], 1000)}"
+    (bar or tqdm).write(message, file=sys.stderr)
 
 
 def record(course: Course, assignment: Assignment, result: SubmissionResult) -> None:
@@ -108,13 +146,20 @@ def _check_gradebook(course: Course, assignment: Assignment) -> None:
                               f"run `course release {assignment.name}` with it first") from None
 
 
-def _copy_notebooks(src, dest, assignment: Assignment) -> None:
-    """So formgrader can open what the student handed in."""
+def _copy_notebooks(src: Path, dest: Path, assignment: Assignment) -> None:
+    """So formgrader can open what the student handed in: regular files only (no
+    links, FIFOs or devices), at most MAX_NOTEBOOK_BYTES; a notebook no longer
+    there (or refused) leaves no stale copy behind."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in assignment.notebooks:
-        path = src / f"{name}.ipynb"
-        if path.is_file() and not path.is_symlink() and path.stat().st_size < 50 << 20:
-            shutil.copyfile(path, dest / path.name)
+        target = dest / f"{name}.ipynb"
+        data = safefs.read_capped(src, target.name, MAX_NOTEBOOK_BYTES)
+        if isinstance(data, safefs.Problem):
+            target.unlink(missing_ok=True)
+            continue
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
 
 
 _GRADER: Grader | None = None

@@ -1,23 +1,39 @@
 """Reading a handed-in folder without trusting it.
 
 Nothing here executes student code or follows a link out of the folder:
-library files are read as bytes (symlinks refused), notebooks are parsed as
-JSON and compared with the released graded cells.  Every problem becomes one
-sentence naming the file.
+every look at the folder goes through ``safefs`` (no links, nothing but
+regular files opened, every read capped, no recursion), library files are
+read as bytes, notebooks are parsed as JSON and compared with the released
+graded cells with every field's type checked.  Whatever a hand-in contains
+becomes a sentence naming the file — a note, or a problem that costs only
+the items using that file — and never an exception: nothing in one
+student's folder can stop their own grading or anyone else's.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursekit.assignment import Assignment
+from coursekit.autograde import safefs
 from coursekit.autograde.policy import check_source
 
+# A MyTorch file is a few KB; a huge one is an attack on the grader.
 MAX_LIBRARY_FILE = 1 << 20
+# A notebook with outputs can be a few MB; larger is not read (nor copied for formgrader).
+MAX_NOTEBOOK_BYTES = 20 << 20
 # Written by nbgrader's collect and by `course collect`, not by the student.
-NBGRADER_FILES = {"timestamp.txt", "handin.json"}  # a MyTorch file is a few KB; a huge one is an attack on the grader
+NBGRADER_FILES = {"timestamp.txt", "handin.json"}
+
+KIT = Path(__file__).resolve().parent.parent
+# fingerprint(): files up to this size are hashed whole (more than any cap above,
+# so every byte the grader reads is in the hash), up to this much in all; the
+# rest by name, size, mtime and their first and last MiB.
+FULL_HASH_FILE = 32 << 20
+FULL_HASH_TOTAL = 256 << 20
 
 
 @dataclass
@@ -32,8 +48,9 @@ class Submission:
 def read_submission(assignment: Assignment, student: str, folder: Path, released: set[str]) -> Submission:
     """``released``: relative paths of every file the student was given (extra files are reported)."""
     sub = Submission(student, folder)
-    if not folder.is_dir() or folder.is_symlink():
-        sub.notes.append(f"{folder}: no submission folder")
+    missing = safefs.folder_problem(folder)
+    if missing:
+        sub.notes.append(missing.message)
         for rel in assignment.student_files:
             sub.file_problems[rel] = [f"{rel}: not handed in"]
         return sub
@@ -43,15 +60,17 @@ def read_submission(assignment: Assignment, student: str, folder: Path, released
             sub.file_problems[rel] = [problem]
             continue
         sub.files[rel] = text
-        violations = check_source(text, rel)
+        violations = _check_source(text, rel)
         if violations:
-            sub.file_problems[rel] = [str(v) for v in violations]
-    present = _all_files(folder)
+            sub.file_problems[rel] = violations
+    entries, problems = safefs.walk(folder)
+    sub.notes.extend(problems)
+    present = {e.rel: e for e in entries if e.kind != "dir"}
     if not present:
         sub.notes.append("the submission folder is empty")
     expected = released | set(assignment.student_files) | NBGRADER_FILES
-    extra = sorted(p for p in present - expected
-                   if not p.endswith(".ipynb") and "__pycache__" not in p and ".ipynb_checkpoints" not in p)
+    extra = sorted(e.shown for rel, e in present.items() if rel not in expected
+                   and not rel.endswith(".ipynb") and "__pycache__" not in rel and ".ipynb_checkpoints" not in rel)
     if extra:
         shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
         sub.notes.append(f"extra files were ignored by the grader: {shown}")
@@ -59,73 +78,142 @@ def read_submission(assignment: Assignment, student: str, folder: Path, released
 
 
 def _read_text(folder: Path, rel: str) -> tuple[str, str | None]:
-    path = folder / rel
-    if not _inside(folder, path):
-        return "", f"{rel}: is a link pointing outside the submission; links are not accepted"
-    if not path.exists():
-        return "", f"{rel}: missing (was it renamed or deleted?)"
-    if not path.is_file():
-        return "", f"{rel}: is not a regular file"
-    if path.stat().st_size > MAX_LIBRARY_FILE:
-        return "", f"{rel}: larger than {MAX_LIBRARY_FILE >> 10} KB"
-    data = path.read_bytes()
+    data = safefs.read_capped(folder, rel, MAX_LIBRARY_FILE)
+    if isinstance(data, safefs.Problem):
+        return "", data.message
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as err:
         return "", f"{rel}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
 
 
-def _inside(folder: Path, path: Path) -> bool:
-    """True if no component of path below folder is a symlink."""
-    current = folder
-    for part in path.relative_to(folder).parts:
-        current = current / part
-        if current.is_symlink():
-            return False
-    return True
+def _check_source(text: str, rel: str) -> list[str]:
+    # The parser gives up on some pathological sources with RecursionError or
+    # MemoryError rather than a SyntaxError: that costs this file, nothing more.
+    try:
+        return [str(v) for v in check_source(text, rel)]
+    except Exception as exc:  # noqa: BLE001 - a file the rules cannot be checked on is not run
+        return [f"{rel}: could not be checked against the rules ({type(exc).__name__}: "
+                f"{str(exc)[:200] or 'nested too deeply?'}); simplify the file"]
 
 
-def _all_files(folder: Path) -> set[str]:
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(folder):  # does not follow links
-        for name in filenames:
-            found.add(os.path.relpath(os.path.join(dirpath, name), folder))
-        if len(found) > 10_000:
-            break
-    return found
-
+# -- notebooks -----------------------------------------------------------------------
 
 def check_notebooks(assignment: Assignment, folder: Path, released_cells: dict[str, dict[str, str]]) -> list[str]:
     """Notes on the handed-in notebooks; graded cells are compared with the released ones.
 
     The score comes from the library code, so a notebook problem is reported,
-    not deducted — and editing a graded cell can never earn anything."""
-    notes = []
+    not deducted — and editing a graded cell can never earn anything.  A
+    missing folder gives no notes here: read_submission reports it."""
+    notes: list[str] = []
+    if safefs.folder_problem(folder):
+        return notes
     for name in assignment.notebooks:
-        path = folder / f"{name}.ipynb"
-        rel = path.name
-        if path.is_symlink() or not path.is_file():
-            notes.append(f"{rel}: missing")
-            continue
+        rel = f"{name}.ipynb"
         try:
-            nb = json.loads(path.read_bytes().decode("utf-8"))
-            cells = nb["cells"]
-            assert isinstance(cells, list)
-        except (ValueError, KeyError, TypeError, AssertionError):
-            notes.append(f"{rel}: not a valid notebook (cannot be read as notebook JSON)")
-            continue
-        seen: dict[str, str] = {}
-        for cell in cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
-            gid = meta.get("grade_id") if isinstance(meta, dict) else None
-            if isinstance(gid, str) and gid in released_cells.get(name, {}):
-                source = cell.get("source", "")
-                seen[gid] = "".join(source) if isinstance(source, list) else str(source)
-                if not meta.get("grade") or not meta.get("locked"):
-                    notes.append(f"{rel}: graded cell {gid} was re-flagged (its nbgrader metadata changed)")
-        for gid, source in released_cells.get(name, {}).items():
-            if gid not in seen:
-                notes.append(f"{rel}: graded cell {gid} was deleted")
-            elif seen[gid].strip() != source.strip():
-                notes.append(f"{rel}: graded cell {gid} was edited")
+            notes.extend(_check_notebook(folder, rel, released_cells.get(name, {})))
+        except Exception as exc:  # noqa: BLE001 - last resort: a notebook never stops the grading
+            notes.append(f"{rel}: could not be checked ({type(exc).__name__})")
     return notes
+
+
+def _check_notebook(folder: Path, rel: str, released: dict[str, str]) -> list[str]:
+    cells, problem = _read_cells(folder, rel)
+    if problem:
+        return [problem]
+    notes: list[str] = []
+    seen: dict[str, str | None] = {}  # grade id -> source (None: not text)
+    skipped = 0
+    for cell in cells:
+        if not isinstance(cell, dict):
+            skipped += 1
+            continue
+        metadata = cell.get("metadata")
+        meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+        if not isinstance(meta, dict):
+            continue
+        gid = meta.get("grade_id")
+        if not isinstance(gid, str) or gid not in released:
+            continue
+        seen[gid] = _source_text(cell.get("source", ""))
+        if not meta.get("grade") or not meta.get("locked"):
+            notes.append(f"{rel}: graded cell {gid} was re-flagged (its nbgrader metadata changed)")
+    if skipped:
+        notes.append(f"{rel}: {skipped} cell(s) are not notebook cells and were ignored")
+    for gid, source in released.items():
+        if gid not in seen:
+            notes.append(f"{rel}: graded cell {gid} was deleted")
+        elif seen[gid] is None:
+            notes.append(f"{rel}: graded cell {gid} was edited (its source is not text)")
+        elif seen[gid].strip() != source.strip():
+            notes.append(f"{rel}: graded cell {gid} was edited")
+    return notes
+
+
+def _read_cells(folder: Path, rel: str) -> tuple[list, str | None]:
+    invalid = f"{rel}: not a valid notebook"
+    data = safefs.read_capped(folder, rel, MAX_NOTEBOOK_BYTES)
+    if isinstance(data, safefs.Problem):
+        return [], f"{rel}: missing" if data.kind == "missing" else data.message
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return [], f"{invalid} (not UTF-8 text, byte {err.start})"
+    try:
+        nb = json.loads(text)
+    except RecursionError:
+        return [], f"{invalid} (its JSON is nested too deeply)"
+    except (ValueError, MemoryError):
+        return [], f"{invalid} (cannot be read as notebook JSON)"
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        return [], f"{invalid} (cannot be read as notebook JSON: no list of cells)"
+    return nb["cells"], None
+
+
+def _source_text(source: object) -> str | None:
+    if isinstance(source, str):
+        return source
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        return "".join(source)
+    return None
+
+
+# -- fingerprint -----------------------------------------------------------------------
+
+def fingerprint(folder: Path) -> str:
+    """Changes whenever any handed-in file (or the grader's own inputs) changes.
+
+    Never raises for anything the folder contains: it is looked at through
+    ``safefs`` (no links followed, only regular files opened, at most
+    ``safefs.MAX_DEPTH`` levels and ``safefs.MAX_ENTRIES`` entries).  Files are
+    hashed whole up to FULL_HASH_FILE each and FULL_HASH_TOTAL in all —
+    beyond every cap the grader reads with — and larger ones by size, mtime
+    and their first and last MiB; what could not be looked at is hashed as
+    the sentence that says so."""
+    h = hashlib.sha256()
+    for src in sorted([*(KIT / "checks").glob("*.py"), *(KIT / "autograde").glob("*.py")]):
+        h.update(src.read_bytes())
+    records: list[tuple[bytes, bytes]] = []
+    budget = FULL_HASH_TOTAL
+
+    def on_file(entry: safefs.Entry, fd: int) -> None:
+        nonlocal budget
+        if "__pycache__" in entry.parts:
+            return
+        st = os.fstat(fd)
+        full_up_to = min(FULL_HASH_FILE, budget)
+        if st.st_size <= full_up_to:
+            budget -= st.st_size
+        records.append((entry.raw, b"file\0" + safefs.digest_fd(fd, st, full_up_to=full_up_to)))
+
+    entries, problems = safefs.walk(folder, on_file=on_file)
+    for entry in entries:
+        if entry.kind == "file" or "__pycache__" in entry.parts:
+            continue  # files: hashed by on_file (or not readable: then a problem says so)
+        detail = b"" if entry.kind == "dir" else b"%d\0%d" % (entry.size, entry.mtime_ns)
+        records.append((entry.raw, entry.kind.encode() + b"\0" + detail))
+    for raw, record in sorted(records):
+        h.update(b"%d\0" % len(raw) + raw + b"%d\0" % len(record) + record)
+    for problem in problems:
+        h.update(b"problem\0" + problem.encode("utf-8", "backslashreplace") + b"\0")
+    return h.hexdigest()[:32]
