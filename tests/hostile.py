@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -99,6 +100,105 @@ for _name, _fake in (("allclose", lambda *a, **k: True), ("abs", lambda x: np.ze
 """
 WRONG_TANH = ("        return 1 - self.A**2", "        return np.zeros_like(self.A)")
 WRONG_LINEAR_BACKWARD = ("        self.dLdW = self.A.T @ dLdO", "        self.dLdW = np.zeros_like(self.W)")
+# How a determined student reaches any module and any builtin: a name built at run
+# time, which no source check sees.  So the policy cannot be what keeps grades honest.
+EVADE = ('_B = getattr(np, "_" * 2 + "builtins" + "_" * 2)\n'
+         '_I = _B["_" * 2 + "import" + "_" * 2]\n'
+         '_os, _json, _struct, _socket = _I("os"), _I("json"), _I("struct"), _I("socket")\n')
+# A UNIX socket the test listens on: the sandbox must not reach it (nor the gradebook's, nor D-Bus).
+SOCKET = f"/var/tmp/coursekit-hostile-{os.getpid()}.sock"
+HOST_SOCKETS = (SOCKET, "/var/run/postgresql/.s.PGSQL.5432", "/run/dbus/system_bus_socket",
+                "/var/run/docker.sock")
+# Correct-looking answers for linear_init, written wherever an answer might be taken from.
+FORGE_LINEAR_INIT = EVADE + """
+W = np.random.normal(0, 0.1, (in_features, out_features))
+payload = W.tobytes() + np.zeros(out_features).tobytes()
+for case in ["visible"] + [f"hidden{k}" for k in range(12)]:
+    head = _json.dumps({"type": "answer", "item": "linear_init", "case": case, "payload": len(payload),
+                        "arrays": {"W": ["<f8", list(W.shape)], "b": ["<f8", [out_features]]}}).encode()
+    frame = _struct.pack(">I", len(head)) + head + payload
+    for fd in range(3, 64):
+        try:
+            _os.write(fd, frame)
+        except OSError:
+            pass
+    try:
+        fd = _os.open(f"/proc/{_os.getppid()}/fd/3", _os.O_WRONLY)
+        _os.write(fd, frame)
+    except OSError:
+        pass
+    for name in (f"out/linear_init.{case}.npz", f"linear_init.{case}.npz"):
+        try:
+            _os.makedirs("out", exist_ok=True)
+            np.savez(name, W=W, b=np.zeros(out_features))
+        except OSError:
+            pass
+"""
+
+
+def _indent(code: str, spaces: int = 8) -> str:
+    return "\n".join(" " * spaces + line if line else "" for line in code.strip("\n").splitlines())
+
+
+def _fs(make: Callable[[Path], None]) -> Callable[[Path, Path], None]:
+    """A change made to the folder itself (names, node types, sizes), not to a file's text."""
+    return lambda dest, repo: make(dest)
+
+
+def _deep_tree(rel: str, depth: int) -> Callable[[Path, Path], None]:
+    def change(dest: Path, repo: Path) -> None:
+        # Deeper than PATH_MAX allows to name in one path: built one directory at a time.
+        fd = os.open(dest / rel, os.O_RDONLY) if (dest / rel).exists() else None
+        if fd is None:
+            (dest / rel).mkdir(parents=True)
+            fd = os.open(dest / rel, os.O_RDONLY)
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+            os.close(old)
+        os.close(os.open("leaf.py", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+        os.close(fd)
+    return change
+
+
+def _node(rel: str, kind: str, size: int = 0) -> Callable[[Path, Path], None]:
+    """Replace (or add) ``rel`` with a FIFO, a device, or a sparse file of ``size`` bytes."""
+    def change(dest: Path, repo: Path) -> None:
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "device":
+            try:
+                os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 5))  # like /dev/zero: never ends
+            except PermissionError:
+                os.mkfifo(path)  # not root: a FIFO blocks a reader just as well
+        else:
+            with open(path, "wb") as fh:
+                fh.truncate(size)
+    return change
+
+
+def _notebook_json(notebook: str, edit: Callable[[dict], object]) -> Callable[[Path, Path], None]:
+    def change(dest: Path, repo: Path) -> None:
+        path = dest / f"{notebook}.ipynb"
+        nb = json.loads(path.read_text())
+        replaced = edit(nb)
+        path.write_text(json.dumps(nb if replaced is None else replaced))
+    return change
+
+
+def _deep_json_notebook(notebook: str, depth: int) -> Callable[[Path, Path], None]:
+    def change(dest: Path, repo: Path) -> None:
+        text = (dest / f"{notebook}.ipynb").read_text()
+        # Valid JSON, nested far deeper than any recursive parser goes.
+        (dest / f"{notebook}.ipynb").write_text(text.replace('"metadata": {', '"metadata": {"x": ' + "[" * depth
+                                                             + "]" * depth + ", ", 1))
+    return change
+
+
 FAKE_CHECK_CELL = PATCH_NUMPY + """
 import coursekit.checks, coursekit.checks.tester as t
 t.check = lambda *a, **k: None
@@ -229,6 +329,75 @@ HOSTILE: tuple[Hostile, ...] = (
     Hostile("tampered_fixture", "reference",
             lambda d, r: (d / "data" / "testerData.npz").write_bytes(b"garbage"),
             frozenset(), "the handed-in fixture file replaced (the grader uses the instructor's)"),
+    # -- forging results: only the harness labels answers, and a case that raised has none
+    Hostile("forge_answers_then_raise", "blank",
+            _replace(LINEAR, '        raise NotImplementedError("Linear.__init__ is not implemented yet")',
+                     _indent(FORGE_LINEAR_INIT) +
+                     '\n        raise NotImplementedError("Linear.__init__ is not implemented yet")'),
+            frozenset(EVERYTHING), "Linear.__init__ writes correct-looking linear_init answers to every "
+                                   "descriptor, the harness's channel via /proc and result files, then raises"),
+    Hostile("kill_the_harness", "reference", _append(LINEAR, EVADE + "_os.kill(_os.getppid(), 9)"),
+            frozenset(LINEAR_ITEMS), "linear.py kills the process that collects answers when imported"),
+    # -- reaching the host through the filesystem
+    Hostile("connect_host_sockets", "reference",
+            _replace(ACT, "        return self.A * (1 - self.A)",
+                     _indent(EVADE + f"for p in {HOST_SOCKETS!r}:\n"
+                             "    try:\n        s = _socket.socket(_socket.AF_UNIX)\n        s.connect(p)\n"
+                             "        s.sendall(b'pwned')\n    except OSError:\n        pass\n"
+                             "for p in ('/run', '/var/run', '/var/tmp', '/home', '/etc/passwd', '/root/.bashrc', '/root/.cache', "
+                             "'{REPO}/mytorch', '{REPO}/source', '{REPO}/gradebook.db'):\n"
+                             "    if _os.path.exists(p):\n        raise RuntimeError('the host shows: ' + p)")
+                     + "\n        return self.A * (1 - self.A)"),
+            frozenset(), "Sigmoid.backward connects to host UNIX sockets (the test listens on one) and "
+                         "fails if it can see /run, /var, /home, /etc/passwd or root's files (the interpreter, which "
+                         "may live under /root, is all there is of it); otherwise correct"),
+    # -- side doors around the memory and disk limits
+    Hostile("memfd_hoard", "reference",
+            _replace(ACT, "        self.A = np.tanh(H)",
+                     _indent(EVADE + "fd = _os.memfd_create('hoard')\nfor _ in range(48):\n"
+                             "    _os.write(fd, bytes(64 << 20))") + "\n        self.A = np.tanh(H)"),
+            frozenset({"tanh"}), "Tanh.forward holds 3 GB in an anonymous in-memory file, then answers"),
+    Hostile("scratch_disk_fill", "reference",
+            _replace(ACT, "        return self.A * (1 - self.A)",
+                     _indent(EVADE + "for k in range(128):\n    with _B['open'](f'fill{k}.bin', 'wb') as fh:\n"
+                             "        fh.write(bytes(8 << 20))") + "\n        return self.A * (1 - self.A)"),
+            frozenset({"sigmoid"}), "Sigmoid.backward writes 1 GB to scratch in files under the file-size "
+                                    "limit, then answers"),
+    Hostile("result_bomb", "reference",
+            _replace(ACT, "        return 1 - self.A**2", "        return np.ones((6000, 6000))"),
+            frozenset({"tanh"}), "Tanh.backward answers with 288 MB of ones"),
+    Hostile("deep_scratch_tree", "reference",
+            _replace(ACT, "        return self.A * (1 - self.A)",
+                     _indent(EVADE + "home = _os.getcwd()\nbase = f'{home}/t{len(_os.listdir(home))}'\n"
+                             "_os.mkdir(base)\n_os.chdir(base)\nfor _ in range(3000):\n    _os.mkdir('d')\n"
+                             "    _os.chdir('d')\n_os.chmod('.', 0)\n_os.chdir(home)") + "\n        return self.A * (1 - self.A)"),
+            frozenset(), "Sigmoid.backward leaves a 3000-deep directory tree in scratch, then answers"),
+    # -- hand-ins built to stop the grader's own process
+    Hostile("undecodable_file_names", "reference",
+            _fs(lambda d: [open(os.path.join(os.fsencode(d), rel), "wb").close()
+                           for rel in (b"mytorch/nn/\xff\xfe.py", b"\xff\xfe.ipynb", b"notes-\xe9.txt")]),
+            frozenset(), "files whose names are not UTF-8 next to a correct library"),
+    Hostile("deep_folder_tree", "reference", _deep_tree("mytorch/nn/deep", 2000), frozenset(),
+            "a folder tree 2,000 levels deep inside mytorch/"),
+    Hostile("fifo_and_device", "reference",
+            _both(_node(SGD, "fifo"), _node(LOSS, "device"), _node("pipe.ipynb", "fifo")),
+            frozenset({"sgd_step"} | LOSS_ITEMS), "sgd.py is a FIFO, loss.py a device that never ends"),
+    Hostile("sparse_giant_files", "reference",
+            _both(_node(ACT, "sparse", 50 << 30), _node("data/huge.npz", "sparse", 50 << 30),
+                  _node("LinearTester.ipynb", "sparse", 50 << 30)),
+            frozenset(ACT_ITEMS), "activation.py, a notebook and an extra file are 50 GB (sparse) each"),
+    Hostile("malformed_notebooks", "reference",
+            _both(_notebook_json("LinearTester", lambda nb: [c.__setitem__("metadata", ["list"]) for c in nb["cells"]]
+                                 and None),
+                  _notebook_json("LossTester", lambda nb: [c.__setitem__("source", [1, 2.5, None])
+                                                           for c in nb["cells"]] and None),
+                  _notebook_json("SGDTester", lambda nb: [c["metadata"].__setitem__("nbgrader", "graded")
+                                                          for c in nb["cells"]] and None),
+                  _notebook_json("MLPTester", lambda nb: [nb]),
+                  _notebook_json("TrainingTester", lambda nb: nb.__setitem__("cells", {"0": 1})),
+                  _deep_json_notebook("ActivationTester", 100_000)),
+            frozenset(), "every notebook malformed a different way (metadata a list, source numbers, nbgrader "
+                         "a string, a top-level list, cells a dict, JSON nested 100,000 deep)"),
 )
 
 

@@ -6,11 +6,14 @@ and no instructor file or submission may change.
 """
 import hashlib
 import os
+import socket
+import stat
+import threading
 from pathlib import Path
 
 import pytest
 from conftest import copy_course
-from hostile import HOSTILE, build
+from hostile import HOSTILE, SOCKET, build
 
 from coursekit.assignment import HW1
 from coursekit.autograde import sandbox
@@ -29,13 +32,77 @@ LIMITS = sandbox.Limits(wall_seconds=10, cpu_seconds=10, memory_bytes=1 << 30, m
 
 
 def checksums(*roots: Path) -> dict[str, str]:
+    """Every entry below the roots: content of regular files, type of anything else.
+
+    Iterative and by file descriptor: the hostile folders hold trees deeper than
+    PATH_MAX, undecodable names, FIFOs, devices and 50 GB sparse files."""
     sums = {}
     for root in roots:
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts \
-                    and ".venv" not in path.parts and ".git" not in path.parts:
-                sums[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        stack = [(os.fsencode(root), os.open(root, os.O_RDONLY | os.O_DIRECTORY))]
+        while stack:
+            where, fd = stack.pop()
+            for name in sorted(os.listdir(fd)):  # str names, undecodable bytes as surrogates
+                if name in ("__pycache__", ".venv", ".git"):
+                    continue
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                key = where + b"/" + os.fsencode(name)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append((key, os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)))
+                elif stat.S_ISREG(st.st_mode) and st.st_size < 64 << 20:
+                    with os.fdopen(os.open(name, os.O_RDONLY, dir_fd=fd), "rb") as fh:
+                        sums[os.fsdecode(key)] = hashlib.sha256(fh.read()).hexdigest()
+                else:
+                    sums[os.fsdecode(key)] = f"{stat.S_IFMT(st.st_mode):o} {st.st_size} {st.st_mtime_ns}"
+            os.close(fd)
     return sums
+
+
+def scratch_dirs() -> set[str]:
+    return {p.name for p in Path("/tmp").glob("coursekit-grade-*")}
+
+
+def sandbox_processes(course: Path) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if "coursekit-grade-" in cmdline or "child.py" in cmdline:
+            found.append(cmdline[:200])
+    return found
+
+
+class SocketListener:
+    """A UNIX socket on the host, as a local PostgreSQL gradebook or D-Bus would have."""
+
+    def __init__(self, path: str):
+        self.path, self.connections = path, []
+        if os.path.exists(path):
+            os.unlink(path)
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        os.chmod(path, 0o777)  # only the sandbox, not permissions, may stop the child
+        self.server.listen(16)
+        self.server.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections.append(conn.recv(100))
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
+        os.unlink(self.path)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +117,16 @@ def graded(released_course, tmp_path_factory):
                  [course.root / "source", course.root / "release"]
     before = checksums(*instructor)
     submissions_before = checksums(course.root / "submitted")
-    summary = autograde(HW1, course, jobs=2, config=GraderConfig(limits=LIMITS), progress=False)
+    scratch_before = scratch_dirs()
+    listener = SocketListener(SOCKET)
+    try:
+        summary = autograde(HW1, course, jobs=2, config=GraderConfig(limits=LIMITS), progress=False)
+    finally:
+        listener.close()
     return {
+        "socket_connections": listener.connections,
+        "scratch_left": scratch_dirs() - scratch_before,
+        "processes_left": sandbox_processes(course.root),
         "course": course, "summary": summary, "scores": item_scores(course.db_url, HW1),
         "instructor_changed": {k for k, v in checksums(*instructor).items() if before.get(k) != v} |
                               (set(before) - set(checksums(*instructor))),
@@ -80,6 +155,23 @@ def test_hostile_submission_earns_only_what_its_code_earns(graded, hostile):
 def test_the_honest_class_is_graded_correctly_in_the_same_run(graded):
     totals = {s: sum(graded["scores"][s].values()) for s in ("reference", "blank", "buggy")}
     assert totals == {"reference": 35, "blank": 0, "buggy": 30}
+
+
+def test_no_host_socket_was_reached(graded):
+    assert graded["socket_connections"] == []
+
+
+def test_no_process_and_no_scratch_is_left_behind(graded):
+    assert graded["processes_left"] == []
+    assert graded["scratch_left"] == set()
+
+
+def test_the_graders_own_memory_stays_bounded(graded):
+    """result_bomb answers with 288 MB and memfd_hoard holds 3 GB: neither reaches the grader."""
+    peaks = {s: read_result(graded["course"].folder("autograded", "hw1", s) / "results.json").grader_peak_mb
+             for s in graded["scores"]}
+    # PyTorch and numpy loaded, every reference computed: well under a gigabyte.
+    assert 0 < max(peaks.values()) < 1024, peaks
 
 
 def test_no_instructor_file_and_no_submission_changed(graded, repo):

@@ -1,59 +1,239 @@
-"""The only program that runs student code during grading.
+"""The harness: the only program that runs student code during grading.
 
-Run as ``python -I -B child.py WORKDIR`` inside the sandbox.  It imports the
-student's library from WORKDIR/lib, runs the checks' ``run`` on each input in
-WORKDIR/in, and writes plain arrays to WORKDIR/out (``.npz``, no pickles) or a
-one-paragraph error.  It decides nothing: the grader compares the arrays
-with its own references after this process is gone.  Standard library and
-numpy only.
+Run as ``python -I -S -B child.py WORKDIR`` inside the sandbox.  WORKDIR is
+read-only and holds the grader's copy of the checks, and one or more
+libraries (``lib/<variant>/mytorch``: student files and stubs).  The job and
+every input arrive on stdin; answers leave through file descriptor 3, which
+only this process holds.
+
+Student code never runs in this process.  Each item runs in a worker forked
+for it: the worker closes descriptor 3, forgets every other item's inputs,
+imports the item's library and calls the check's ``run`` on each case,
+sending arrays back through a pipe of its own.  This process then labels the
+answers with the item it asked for, so code running for one item can answer
+only for that item, and a case that raised has no answer whatever else was
+sent.  A worker that hangs is killed at the item's time limit; one whose
+library does not import is retried with the next library variant (the
+item's own files, stubs for the rest).
+
+The harness is made non-dumpable before any worker exists: a worker, or
+anything it leaves behind, can then neither read nor write this process's
+memory or descriptors through /proc (the sandbox's seccomp filter refuses
+ptrace outright).  It decides nothing: the grader compares the arrays with
+its own references after the sandbox is gone.  Standard library and numpy
+only.
 """
 from __future__ import annotations
 
-import json
+import os
+import select
+import signal
 import sys
+import time
 import traceback
 from pathlib import Path
 
+RESULT_FD = 3
 MAX_ERROR = 2000
 IMPORT_FAILED = "importing mytorch failed"
 
 
 def main(workdir: Path) -> None:
-    job = json.loads((workdir / "job.json").read_text())
-    # -S left site-packages off the path: numpy alone is linked into site/.
-    sys.path[:0] = [str(workdir / "lib"), str(workdir / "kit"), str(workdir / "site")]
-    import numpy as np
-
+    sys.path[:0] = [str(workdir / "kit"), str(workdir / "site")]
+    from coursekit.autograde import protocol
     from coursekit.checks import get
 
+    _not_dumpable()
+    results = os.fdopen(RESULT_FD, "wb", buffering=0)
+    stdin = sys.stdin.buffer
+    job, _ = protocol.read_frame(stdin, budget=0)
+    inputs: dict[tuple[str, str], dict] = {}
+    while (frame := protocol.read_frame(stdin, budget=job["input_bytes"])) is not None:
+        header, arrays = frame
+        inputs[(header["item"], header["case"])] = arrays
     checks = {grade_id: get(grade_id) for grade_id in job["items"]}
+    # Everything before this frame is the grader's; a failure there is not the student's.
+    results.write(protocol.encode({"type": "ready"}))
+    for grade_id, spec in job["items"].items():
+        answers: dict[str, tuple[dict | None, str]] = {}
+        for k, lib in enumerate(spec["libs"]):
+            answers = _run_item(job, grade_id, spec["cases"], workdir / "lib" / lib, checks, inputs)
+            if not all(why.startswith(IMPORT_FAILED) for arrays, why in answers.values()):
+                break  # imported: a retry with fewer files would change nothing
+        for case in spec["cases"]:
+            arrays, why = answers[case]
+            if arrays is not None:
+                results.write(protocol.encode({"type": "answer", "item": grade_id, "case": case}, arrays))
+            else:
+                results.write(protocol.encode({"type": "error", "item": grade_id, "case": case,
+                                               "message": why[:MAX_ERROR]}))
+    results.write(protocol.encode({"type": "done"}))
+
+
+def _run_item(job: dict, grade_id: str, cases: list[str], lib: Path, checks: dict,
+              inputs: dict) -> dict[str, tuple[dict | None, str]]:
+    """case -> (arrays, "") or (None, why there is no answer)."""
+    from coursekit.autograde import protocol
+
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: from here on, anything may happen
+        try:
+            os.close(read_end)
+            os.close(RESULT_FD)
+            mine = {case: inputs[(grade_id, case)] for case in cases}
+            inputs.clear()  # tidy, not a secret: the other items' inputs are never answered for
+            _worker(job, checks[grade_id], mine, lib, write_end)
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    data, why = _read_worker(pid, read_end, job["item_seconds"], job["answer_bytes"])
+    _kill_leftovers(pid, everything=job["own_pid_namespace"])
+    _, status = os.waitpid(pid, 0)
+    why = why or _how_it_ended(status)
+    return _answers(data, cases, why, job["answer_bytes"])
+
+
+def _answers(data: bytes, cases: list[str], why: str, budget: int) -> dict[str, tuple[dict | None, str]]:
+    """Read a worker's frames, which must be exactly what the worker's own code sends:
+    ``import_error``, or ``imported`` then one ``answer`` or ``error`` per case, in order.
+
+    Student code runs in the worker and can write to its pipe too; anything
+    else — a frame before the import finished, a case out of turn, a second
+    frame for a case — voids the item, so no frame but the one the check's own
+    call produced can stand for a case."""
+    from coursekit.autograde import protocol
+
+    frames: list[tuple[dict, dict]] = []
+    try:
+        for frame in protocol.decode(data, budget=budget):
+            frames.append(frame)
+    except protocol.ProtocolError as exc:
+        why = f"sent something that is not an answer ({exc})"
+    void = "answers were tampered with: the worker's channel carried frames its check did not send"
+    kinds = [header.get("type") for header, _ in frames]
+    if "imported" not in kinds:
+        failed = [str(h.get("message", "")) for h, _ in frames if h.get("type") == "import_error"]
+        return {case: (None, f"{IMPORT_FAILED}: {failed[-1] if failed else why or 'no reason given'}"[:MAX_ERROR])
+                for case in cases}
+    if frames[0][0] != {"type": "imported", "arrays": {}, "payload": 0}:
+        return {case: (None, void) for case in cases}
+    answers: dict[str, tuple[dict | None, str]] = {}
+    for case, (header, arrays) in zip(cases, frames[1:]):
+        if header.get("case") != case or header.get("type") not in ("answer", "error") or \
+                set(header) - {"type", "case", "message", "arrays", "payload"}:
+            break
+        answers[case] = (arrays, "") if header["type"] == "answer" else \
+            (None, str(header.get("message", ""))[:MAX_ERROR])
+    if len(frames) - 1 > len(cases) or len(answers) < len(frames) - 1:
+        return {case: (None, void) for case in cases}
+    return {case: answers.get(case, (None, why or "no answer")) for case in cases}
+
+
+def _worker(job: dict, check, inputs: dict, lib: Path, out: int) -> None:
+    from coursekit.autograde import protocol
+
+    os.setpgid(0, 0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)  # student prints go to the captured, bounded stderr
+    sys.path.insert(0, str(lib))
     _block_imports(job["allowed_prefixes"])
-    out = workdir / "out"
-    # Everything before this line is the grader's; a crash there is not the student's fault.
-    (out / "ready").write_text("")
-    cases = [(grade_id, case) for grade_id, names in job["items"].items() for case in names]
+    import numpy as np
+
+    def send(header: dict, arrays: dict | None = None) -> None:
+        frame = protocol.encode(header, arrays)
+        view = memoryview(frame)
+        while view:
+            view = view[os.write(out, view):]
+
     try:
         import mytorch
     except BaseException as exc:  # noqa: BLE001 - any failure is the student's to read
-        for grade_id, case in cases:
-            _error(out, f"{grade_id}.{case}", f"{IMPORT_FAILED}: {_describe(exc)}")
+        send({"type": "import_error", "message": _describe(exc)})
         return
-    for grade_id, case in cases:
-        name = f"{grade_id}.{case}"
-        with np.load(workdir / "in" / f"{name}.npz", allow_pickle=False) as data:
-            inputs = {k: data[k] for k in data.files}
+    send({"type": "imported"})
+    for case, arrays in inputs.items():
         try:
             with np.errstate(all="ignore"):
-                results = checks[grade_id].run(mytorch, inputs)
-            arrays = {key: np.asarray(value, dtype=np.float64) for key, value in dict(results).items()}
+                results = check.run(mytorch, arrays)
+            answer = {str(key): np.asarray(value, dtype=np.float64) for key, value in dict(results).items()}
+            if sum(a.nbytes for a in answer.values()) > job["answer_bytes"]:
+                raise ValueError("the result is larger than any answer can be")
         except BaseException as exc:  # noqa: BLE001 - SystemExit included: exiting early earns nothing
-            _error(out, name, _describe(exc))
+            send({"type": "error", "case": case, "message": _describe(exc)})
             continue
-        np.savez(out / f"{name}.npz", **arrays)
+        send({"type": "answer", "case": case}, answer)
+
+
+def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, str]:
+    """What the worker sent (at most ``limit`` bytes and a frame), and "" or why it was stopped.
+
+    Reading ends at end of stream, shortly after the worker exits (something
+    it left behind may hold the pipe open), or at the time limit."""
+    deadline = time.monotonic() + seconds
+    pidfd = os.pidfd_open(pid)
+    chunks, size, exited = [], 0, False
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return b"".join(chunks), "" if exited else \
+                    f"stopped after {seconds:g} s without answering (an endless loop?)"
+            ready, _, _ = select.select([fd] if exited else [fd, pidfd], [], [], remaining)
+            if pidfd in ready:
+                exited, deadline = True, min(deadline, time.monotonic() + 0.5)
+            if fd not in ready:
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks), ""
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit + (1 << 20):
+                return b"".join(chunks), "sent more data than any answer needs"
+    finally:
+        os.close(fd)
+        os.close(pidfd)
+
+
+def _how_it_ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        return f"the process was killed (signal {sig}: {'a crash' if sig == 11 else 'time or memory limit?'})"
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status):
+        return f"the process ended (exit status {os.WEXITSTATUS(status)}) before answering"
+    return "the process ended before answering"
+
+
+def _kill_leftovers(pid: int, everything: bool) -> None:
+    """The worker, its group and, in the sandbox's own PID namespace, everything else but us."""
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except OSError:
+            pass
+    if not everything:
+        return  # outside the sandbox /proc is the host's: never signal strangers
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in (me, 1):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _not_dumpable() -> None:
+    import ctypes
+
+    PR_SET_DUMPABLE = 4
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed")
 
 
 def _block_imports(allowed: list[str]) -> None:
-    """Refuse imports of anything outside numpy and the standard library from here on.
+    """Refuse imports of anything outside the standard library and ``allowed`` from here on.
 
     Modules already imported stay importable; the source policy covers those."""
     stdlib = set(sys.stdlib_module_names)
@@ -64,7 +244,7 @@ def _block_imports(allowed: list[str]) -> None:
             top = name.split(".")[0]
             if top in stdlib or any(name == p or name.startswith(p + ".") for p in allowed):
                 return None
-            raise ImportError(f"import of {name!r} is not allowed while grading MyTorch")
+            raise ImportError(f"import of {name!r} is not allowed while grading")
 
     sys.meta_path.insert(0, Blocker())
 
@@ -72,13 +252,10 @@ def _block_imports(allowed: list[str]) -> None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, NotImplementedError):
         return f"not implemented yet ({exc})" if str(exc) else "not implemented yet"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/lib/mytorch/" in f.filename]
-    where = f" ({frames[-1].filename.split('/lib/')[-1]}, line {frames[-1].lineno})" if frames else ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/mytorch/" in f.filename]
+    where = f" ({'mytorch/' + frames[-1].filename.split('/mytorch/')[-1]}, line {frames[-1].lineno})" \
+        if frames else ""
     return f"{type(exc).__name__}: {exc}{where}"[:MAX_ERROR]
-
-
-def _error(out: Path, case: str, message: str) -> None:
-    (out / f"{case}.error").write_text(message[:MAX_ERROR])
 
 
 if __name__ == "__main__":

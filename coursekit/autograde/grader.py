@@ -8,7 +8,8 @@ imports student code — computes the references and decides the points.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
+import resource
 import shutil
 import sys
 import tempfile
@@ -20,10 +21,9 @@ import nbformat
 import numpy as np
 
 from coursekit.assignment import Assignment, Item
-from coursekit.autograde import sandbox
+from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
-from coursekit.autograde.child import IMPORT_FAILED
-from coursekit.autograde.submission import Submission, check_notebooks, read_submission
+from coursekit.autograde.submission import Submission, check_notebooks, fingerprint, read_submission
 from coursekit.checks import Arrays, Check, Verdict, fixture_case, get
 from coursekit.checks.tester import render
 from coursekit.course import Course, CourseError
@@ -32,6 +32,9 @@ from coursekit.release.stub import stub_source
 KIT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
 MAX_RESULT_BYTES = 64 << 20
+MAX_ANSWER_BYTES = 16 << 20   # all arrays of one case's answer
+MAX_INPUT_BYTES = 256 << 20   # all inputs of one item (the grader's own data)
+MAX_CHANNEL_BYTES = 64 << 20  # everything the harness may send back
 
 
 class GraderError(RuntimeError):
@@ -61,6 +64,8 @@ class SubmissionResult:
     fingerprint: str
     seconds: float = 0.0
     sandboxed: bool = True
+    grader_peak_mb: float = 0.0  # the grading process's own peak RSS so far (hostile answers must not grow it)
+    isolation: list[str] = field(default_factory=list)  # what held in the sandbox: bubblewrap, seccomp, cgroup
 
     @property
     def score(self) -> float:
@@ -76,6 +81,8 @@ class SubmissionResult:
 
 @dataclass(frozen=True)
 class GraderConfig:
+    # wall_seconds and cpu_seconds bound each item's worker; the sandbox as a whole
+    # gets wall_seconds for every attempt it may make, plus a margin.
     limits: sandbox.Limits = sandbox.Limits(wall_seconds=30, cpu_seconds=30, memory_bytes=2 << 30,
                                             max_processes=32, max_output_bytes=64 << 10,
                                             max_file_bytes=MAX_RESULT_BYTES)
@@ -110,25 +117,26 @@ class Grader:
 
     def grade(self, student: str) -> SubmissionResult:
         start = time.monotonic()
+        self._isolation: list[str] = []
         folder = self.course.folder("submitted", self.assignment.name, student)
         sub = read_submission(self.assignment, student, folder, self.released_files)
-        if folder.is_dir():
-            sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
+        sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
         runnable = [item for item in self.assignment.items if not self._file_problems(item, sub)]
-        # One child for the whole library is fast; any item it could not answer
-        # (a hang, a crash, a file that breaks the import) is retried alone, with
-        # only its own files, so one broken method costs only its own items.
-        usable = tuple(rel for rel in self.assignment.student_files if rel not in sub.file_problems)
-        answers, failure = self._run_child(runnable, sub, usable)
+        # One sandbox for the whole submission; inside it every item runs in a
+        # worker of its own, first with the whole library, then (if that does not
+        # import) with only the item's own files.  Items it left unanswered (the
+        # harness was killed, the sandbox ran out of time) are retried alone.
+        answers, failure = self._run_child(runnable, sub, whole_library=True)
         for item in runnable:
             if not self._answered(item, answers):
-                retry, why = self._run_child([item], sub, item.files)
+                retry, why = self._run_child([item], sub, whole_library=False)
                 answers.update(retry)
                 failure[item.grade_id] = why[item.grade_id]
         items = [self._result(item, sub, answers, failure.get(item.grade_id, ""))
                  for item in self.assignment.items]
         return SubmissionResult(student, self.assignment.name, items, sub.notes, fingerprint(folder),
-                                time.monotonic() - start, self._sandboxed())
+                                time.monotonic() - start, self._sandboxed(),
+                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, self._isolation)
 
     def _file_problems(self, item: Item, sub: Submission) -> list[str]:
         return [p for rel in item.files for p in sub.file_problems.get(rel, [])]
@@ -144,8 +152,7 @@ class Grader:
         return plan
 
     def _answered(self, item: Item, answers: dict) -> bool:
-        got = [answers.get(f"{item.grade_id}.{name}") for name in self.plans[item.grade_id]]
-        return all(a is not None and not (isinstance(a, str) and a.startswith(IMPORT_FAILED)) for a in got)
+        return all(f"{item.grade_id}.{name}" in answers for name in self.plans[item.grade_id])
 
     def _result(self, item: Item, sub: Submission, answers: dict, failure: str) -> ItemResult:
         plan = self.plans[item.grade_id]
@@ -161,10 +168,13 @@ class Grader:
             elif answer is None:
                 verdicts[name] = Verdict(False, failure or "no answer")
             else:
-                verdicts[name] = check.verdict(answer, self._reference(check, name, case, inputs), inputs)
+                verdicts[name] = _judge(check, answer, self._reference(check, name, case, inputs), inputs)
         visible_out = answers.get(f"{item.grade_id}.visible")
-        shown = render(check, visible_out, self.visible[check.grade_id][1]) \
-            if isinstance(visible_out, dict) else ""
+        try:
+            shown = render(check, visible_out, self.visible[check.grade_id][1]) \
+                if isinstance(visible_out, dict) else ""
+        except Exception:  # noqa: BLE001 - an odd answer shape is no reason to leave a student ungraded
+            shown = ""
         notes = [f"with {desc}: {verdicts[f'advice{k}'].message}" for k, (desc, _) in enumerate(check.advice)
                  if not verdicts[f"advice{k}"].ok]
         graded = [n for n in plan if not n.startswith("advice")]
@@ -192,45 +202,44 @@ class Grader:
         return self._references[key]
 
     def _run_child(self, items: list[Item], sub: Submission,
-                   files: tuple[str, ...]) -> tuple[dict, dict[str, str]]:
-        """Answers by "<grade_id>.<case>" (arrays, or the error the child reported), and,
-        per item, why answers are missing if the child stopped early."""
+                   whole_library: bool) -> tuple[dict, dict[str, str]]:
+        """Answers by "<grade_id>.<case>" (arrays, or why the case has none), and,
+        per item, why answers are missing if the sandbox stopped early."""
         if not items:
             return {}, {}
         with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
             work = Path(tmp)
-            self._write_library(work / "lib", sub, files)
+            variants = self._write_libraries(work / "lib", sub, items, whole_library)
             self._write_kit(work / "kit")
-            shutil.copy(CHILD, work / "child.py")
-            (work / "site").mkdir()
-            numpy_dir = Path(np.__file__).resolve().parent
-            for path in (numpy_dir, numpy_dir.parent / "numpy.libs"):
-                if path.exists():
-                    (work / "site" / path.name).symlink_to(path)
-            (work / "in").mkdir()
-            (work / "out").mkdir()
-            for item in items:
-                for name, (_, arrays) in self.plans[item.grade_id].items():
-                    np.savez(work / "in" / f"{item.grade_id}.{name}.npz", **arrays)
-            (work / "job.json").write_text(json.dumps({
-                "items": {item.grade_id: list(self.plans[item.grade_id]) for item in items},
-                "allowed_prefixes": ["numpy", "mytorch"]}))
-            result = sandbox.run(
-                [_interpreter(), "-I", "-S", "-B", str(work / "child.py"), str(work)],
-                scratch=work, hide=self._hidden(), read_only=self._visible(numpy_dir),
-                env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
-                limits=self.config.limits, require_sandbox=self.config.require_sandbox,
-                use_sandbox=self.config.use_sandbox)
-            if not (work / "out" / "ready").exists() and not result.timed_out:
-                raise GraderError(f"the grading child failed before running student code "
-                                  f"(exit {result.returncode}): {result.stderr.strip()[-500:]}")
-            answers = {f"{item.grade_id}.{name}": _read_answer(work / "out", f"{item.grade_id}.{name}")
-                       for item in items for name in self.plans[item.grade_id]}
+            cases = {item.grade_id: {name: arrays for name, (_, arrays) in self.plans[item.grade_id].items()}
+                     for item in items}
+            answers, ready, result = run_harness(work, cases, variants, self.config)
+        self._isolation = list(result.isolation)
+        if not ready and not result.timed_out:
+            raise GraderError(f"the grading child failed before running student code "
+                              f"(exit {result.returncode}): {result.stderr.strip()[-500:]}")
         why = _why_missing(result, self.config.limits)
-        return {k: v for k, v in answers.items() if v is not None}, {item.grade_id: why for item in items}
+        return answers, {item.grade_id: why for item in items}
 
-    def _write_library(self, lib: Path, sub: Submission, files: tuple[str, ...]) -> None:
-        """The student's files this item uses, stubs elsewhere, and re-exporting __init__ files."""
+    def _write_libraries(self, lib: Path, sub: Submission, items: list[Item],
+                         whole_library: bool) -> dict[str, list[str]]:
+        """One library per set of files in use; per item, the variants to try in order."""
+        usable = frozenset(rel for rel in self.assignment.student_files if rel not in sub.file_problems)
+        made: dict[frozenset[str], str] = {}
+        variants: dict[str, list[str]] = {}
+        for item in items:
+            sets = [usable, frozenset(item.files)] if whole_library else [frozenset(item.files)]
+            names = []
+            for files in dict.fromkeys(sets):
+                if files not in made:
+                    made[files] = f"v{len(made)}"
+                    self._write_library(lib / made[files], sub, files)
+                names.append(made[files])
+            variants[item.grade_id] = names
+        return variants
+
+    def _write_library(self, lib: Path, sub: Submission, files: frozenset[str]) -> None:
+        """The student's ``files``, stubs elsewhere, and re-exporting __init__ files."""
         packages: dict[str, set[str]] = {}
         for rel in self.assignment.student_files:
             text = sub.files[rel] if rel in files else self.stubs[rel]
@@ -249,18 +258,15 @@ class Grader:
             (lib / root / "__init__.py").write_text(f"from {root} import {', '.join(subs)}\n")
 
     def _write_kit(self, kit: Path) -> None:
-        (kit / "coursekit" / "checks").mkdir(parents=True)
-        (kit / "coursekit" / "__init__.py").write_text("")
-        for name in ("__init__.py", f"{self.assignment.name}.py"):
-            shutil.copy(KIT / "checks" / name, kit / "coursekit" / "checks" / name)
-
-    def _hidden(self) -> list[Path]:
-        hidden = {self.course.root, self.course.repo, Path(sys.prefix).resolve()}
-        return sorted(hidden)
-
-    def _visible(self, numpy_dir: Path) -> list[Path]:
-        paths = [Path(sys.base_prefix).resolve(), numpy_dir, numpy_dir.parent / "numpy.libs"]
-        return [p for p in paths if p.exists()]
+        """The grader's own copy of what the harness imports: the checks and the protocol."""
+        for rel in ("__init__.py", "checks/__init__.py", f"checks/{self.assignment.name}.py",
+                    "autograde/__init__.py", "autograde/protocol.py"):
+            dest = kit / "coursekit" / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if rel == "__init__.py" or rel == "autograde/__init__.py":
+                dest.write_text("")
+            else:
+                shutil.copy(KIT / rel, dest)
 
     def _sandboxed(self) -> bool:
         return self.config.use_sandbox and sandbox.available()
@@ -270,30 +276,84 @@ def _interpreter() -> str:
     return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
 
 
-def _read_answer(out: Path, name: str) -> dict | str | None:
-    """The child's arrays for one case, an error it reported, or None; never unpickles."""
-    error, arrays = out / f"{name}.error", out / f"{name}.npz"
-    if arrays.is_file() and not arrays.is_symlink():
-        if arrays.stat().st_size > MAX_RESULT_BYTES:
-            return "the result was too large"
-        try:
-            with np.load(arrays, allow_pickle=False) as data:
-                return {k: np.asarray(data[k], dtype=np.float64) for k in data.files}
-        except Exception as exc:  # noqa: BLE001 - garbage written by the child earns nothing
-            return f"unreadable result ({type(exc).__name__})"
-    if error.is_file() and not error.is_symlink():
-        return error.read_bytes()[:2000].decode("utf-8", "replace")
-    return None
+def _judge(check: Check, answer: Arrays, reference: Arrays, inputs: Arrays) -> Verdict:
+    """The check's verdict; an answer so odd that comparing it fails is wrong, not a reason to stop."""
+    try:
+        return check.verdict(answer, reference, inputs)
+    except Exception as exc:  # noqa: BLE001
+        return Verdict(False, f"the answer could not be compared with the reference ({type(exc).__name__})")
+
+
+def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[str, list[str]],
+                config: GraderConfig) -> tuple[dict, bool, sandbox.Result]:
+    """Run the harness over ``work`` (which holds ``kit/`` and ``lib/<variant>/``) in the sandbox.
+
+    ``cases``: grade_id -> case name -> inputs; ``variants``: grade_id -> the
+    libraries to try in order.  Returns the answers by "<grade_id>.<case>",
+    whether the harness said it was ready, and the sandbox's result."""
+    work.chmod(0o755)  # read by the sandbox's unprivileged uid; written by no one
+    shutil.copy(CHILD, work / "child.py")
+    (work / "site").mkdir()
+    numpy_dir = Path(np.__file__).resolve().parent
+    numpy_paths = [p for p in (numpy_dir, numpy_dir.parent / "numpy.libs") if p.exists()]
+    for path in numpy_paths:
+        (work / "site" / path.name).symlink_to(path)
+    limits = config.limits
+    job = {"items": {grade_id: {"cases": list(named), "libs": variants[grade_id]} for grade_id, named in cases.items()},
+           "allowed_prefixes": ["numpy", "mytorch"],
+           "own_pid_namespace": config.use_sandbox and sandbox.available(),
+           "item_seconds": limits.wall_seconds, "answer_bytes": MAX_ANSWER_BYTES, "input_bytes": MAX_INPUT_BYTES}
+    stdin = [protocol.encode(job)]
+    for grade_id, named in cases.items():
+        for name, arrays in named.items():
+            stdin.append(protocol.encode({"item": grade_id, "case": name}, arrays))
+    # Each item's worker has wall_seconds; the sandbox as a whole, every attempt's worth.
+    attempts = sum(len(v) for g, v in variants.items() if g in cases)
+    result = sandbox.run(
+        [_interpreter(), "-I", "-S", "-B", str(work / "child.py"), str(work)],
+        read_only=[work, *sandbox.python_paths(), *numpy_paths],
+        env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+        limits=dataclasses.replace(limits, wall_seconds=limits.wall_seconds * attempts + 20),
+        require_sandbox=config.require_sandbox, use_sandbox=config.use_sandbox,
+        stdin=b"".join(stdin), channel_bytes=MAX_CHANNEL_BYTES)
+    answers, ready = _read_channel(result.channel, cases)
+    return answers, ready, result
+
+
+def _read_channel(data: bytes, plans: dict[str, dict]) -> tuple[dict, bool]:
+    """Answers from the harness's frames, and whether it said it was ready.
+
+    Only (item, case) pairs that were asked for are taken, the first frame for
+    each; a malformed frame ends the reading (what came before it stands)."""
+    answers: dict[str, dict | str] = {}
+    ready = False
+    try:
+        for header, arrays in protocol.decode(data, budget=MAX_CHANNEL_BYTES):
+            kind, item, case = header.get("type"), header.get("item"), header.get("case")
+            if kind == "ready":
+                ready = True
+            elif kind in ("answer", "error") and item in plans and case in plans[item]:
+                key = f"{item}.{case}"
+                if key not in answers:
+                    answers[key] = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()} \
+                        if kind == "answer" else str(header.get("message", ""))[:2000]
+    except protocol.ProtocolError:
+        pass
+    return answers, ready
 
 
 def _why_missing(result: sandbox.Result, limits: sandbox.Limits) -> str:
+    """Why a sandbox run left items unanswered (each worker reports its own item's reasons)."""
+    if result.memory_exceeded:
+        return f"ran out of memory (the limit is {limits.memory_bytes >> 20} MB for all it runs)"
+    if result.channel_overflow:
+        return "sent more data than any answer needs"
     if result.timed_out:
-        return f"stopped after {limits.wall_seconds:g} s without answering (an endless loop?)"
+        return "the sandbox ran out of time before this item was answered (an endless loop?)"
     if result.returncode and result.returncode > 128:
-        return f"the process was killed (signal {result.returncode - 128}; time or memory limit?)"
-    if "MemoryError" in result.stderr:
-        return "ran out of memory"
-    return f"the process ended (exit status {result.returncode}) before answering"
+        return (f"the grading harness was killed (signal {result.returncode - 128}) while this item ran: "
+                "by the item's own code, or a limit")
+    return f"the grading harness ended (exit status {result.returncode}) before answering this item"
 
 
 def _graded_cells(assignment: Assignment, release: Path) -> dict[str, dict[str, str]]:
@@ -303,18 +363,3 @@ def _graded_cells(assignment: Assignment, release: Path) -> dict[str, dict[str, 
         cells[name] = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
                        if c.metadata.get("nbgrader", {}).get("grade")}
     return cells
-
-
-def fingerprint(folder: Path) -> str:
-    """Changes whenever any handed-in file (or the grader's own inputs) changes."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for src in sorted([CHILD, *(KIT / "checks").glob("*.py"), *(KIT / "autograde").glob("*.py")]):
-        h.update(src.read_bytes())
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts:
-                h.update(str(path.relative_to(folder)).encode() + b"\0")
-                h.update(path.read_bytes())
-    return h.hexdigest()[:32]
