@@ -5,7 +5,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))  # so that coursekit is importable without installing it
 
-from coursekit.assignment import ASSIGNMENTS  # noqa: E402
+from coursekit.assignment import assignment_names, load_assignment  # noqa: E402
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -16,8 +16,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 # nbgrader restores every non-notebook file from source/ before grading; the
 # files students write must be graded as handed in, so they are excluded.
-# Derived from the assignment, never typed here, so the two cannot drift.
-c.Autograde.exclude_overwriting = {a.name: list(a.student_files) for a in ASSIGNMENTS.values()}
+# Derived from each assignment's declaration, never typed here, so the two cannot drift.
+c.Autograde.exclude_overwriting = {name: list(load_assignment(ROOT, name).student_files)
+                                   for name in assignment_names(ROOT)}
 
 c.Execute.timeout = 300
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -20,7 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from coursekit.assignment import HW1  # noqa: E402
+from coursekit.assignment import load_assignment  # noqa: E402
+
+HW1 = load_assignment(REPO, "hw1")
 from coursekit.autograde.plain import autograde as plain_autograde  # noqa: E402
 from coursekit.autograde.run import autograde  # noqa: E402
 from coursekit.course import Course  # noqa: E402

@@ -40,7 +40,9 @@ def parse_args() -> argparse.Namespace:
 
 def release(root: Path) -> Path:
     sys.path.insert(0, str(REPO))
-    from coursekit.assignment import HW1
+    from coursekit.assignment import load_assignment
+
+    HW1 = load_assignment(REPO, "hw1")
     from coursekit.course import Course
     from coursekit.release.release import release as do_release
 
@@ -50,7 +52,9 @@ def release(root: Path) -> Path:
 
 
 def hand_in(released: Path, dest: Path) -> tuple[float, dict[str, float], str]:
-    from coursekit.assignment import HW1
+    from coursekit.assignment import load_assignment
+
+    HW1 = load_assignment(REPO, "hw1")
     from coursekit.samples import copy_release, hand_in_reference
 
     folder = copy_release(released, dest)

@@ -1,5 +1,6 @@
-"""`course`: the instructor's command line.
+"""`course`: the instructor's command line, run in (or with --course) a course directory.
 
+    course new hw3           scaffold a new assignment in source/hw3 that validates and releases
     course validate hw1      refuse a broken source before anything leaves it
     course release hw1       student folder in release/hw1 (no solutions, no hidden tests)
     course collect hw1 DIR   import the students' hand-in zips into submitted/
@@ -13,18 +14,36 @@ import argparse
 import sys
 from pathlib import Path
 
-from coursekit.assignment import REPO, get_assignment
+from coursekit.assignment import REPO
 from coursekit.course import Course, CourseError
 
 
 def _course(args: argparse.Namespace) -> Course:
-    return Course(Path(args.course), db_url=args.db or "")
+    root = Path(args.course or ".").resolve()
+    if not root.is_dir():
+        raise CourseError(f"{root}: no such course directory")
+    return Course(root, db_url=args.db or "")
+
+
+def get_assignment(args: argparse.Namespace):
+    """The assignment named on the command line, from the course's declaration (one-line error)."""
+    return _course(args).assignment(args.assignment)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from coursekit.scaffold import scaffold
+
+    root = Path(args.course or ".").resolve()
+    for path in scaffold(root, args.assignment, package=args.package):
+        print(f"wrote {path.relative_to(root)}")
+    print(f"\nnext: course validate {args.assignment} && course release {args.assignment}")
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from coursekit.source.validate import validate
 
-    problems = validate(get_assignment(args.assignment), _course(args).repo)
+    problems = validate(get_assignment(args), _course(args).repo)
     for p in problems:
         print(p)
     if problems:
@@ -36,7 +55,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_release(args: argparse.Namespace) -> int:
     from coursekit.release.release import release
 
-    out = release(get_assignment(args.assignment), _course(args), force=args.force)
+    out = release(get_assignment(args), _course(args), force=args.force)
     print(f"released {args.assignment} to {out}")
     return 0
 
@@ -47,14 +66,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
     naming = Naming(pattern=args.name_pattern or DEFAULT_PATTERN, timestamp_format=args.timestamp_format or "",
                     timezone=args.timezone)
     roster = read_roster(Path(args.roster)) if args.roster else None
-    report = collect(get_assignment(args.assignment), _course(args), Path(args.folder), naming=naming,
+    report = collect(get_assignment(args), _course(args), Path(args.folder), naming=naming,
                      roster=roster)
     print_report(report, args.assignment)
     return 1 if report.refused else 0
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    assignment, course = get_assignment(args.assignment), _course(args)
+    assignment, course = get_assignment(args), _course(args)
     if args.engine == "nbgrader":
         from coursekit.autograde.plain import autograde as plain
 
@@ -77,7 +96,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 def cmd_scores(args: argparse.Namespace) -> int:
     from coursekit.gradebook import item_scores, score_table
 
-    assignment, course = get_assignment(args.assignment), _course(args)
+    assignment, course = get_assignment(args), _course(args)
     print(score_table(item_scores(course.db_url, assignment), assignment))
     return 0
 
@@ -85,7 +104,7 @@ def cmd_scores(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from coursekit.gradebook import item_scores, write_csv
 
-    assignment, course = get_assignment(args.assignment), _course(args)
+    assignment, course = get_assignment(args), _course(args)
     out = Path(args.output or course.root / f"{assignment.name}_grades.csv")
     write_csv(item_scores(course.db_url, assignment), assignment, out)
     print(f"wrote {out}")
@@ -102,31 +121,49 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_fixtures(args: argparse.Namespace) -> int:
     from coursekit.fixtures import RTOL, build, differences, load, regenerate
 
-    path = REPO / "data" / "testerData.npz"
-    if args.check:
-        found = differences(load(path), build())
-        for line in found:
-            print(f"{path}: {line}")
-        print(f"{path}: {'differs' if found else 'matches'} a fresh build (float tolerance {RTOL:g})")
-        return 1 if found else 0
-    where, written = regenerate(path)
-    print(f"{'wrote' if written else 'unchanged (within tolerance):'} {where}")
-    return 0
+    course = _course(args)
+    names = args.assignments or course.assignments()
+    if not names:
+        raise CourseError(f"{course.repo}: no assignment declared (source/<name>/assignment.toml)")
+    differing = 0
+    for name in names:
+        assignment = course.assignment(name)
+        if not assignment.fixture:
+            print(f"{name}: declares no fixture")
+            continue
+        path = course.source_file(assignment.fixture)
+        if args.check:
+            found = differences(load(path), build(assignment, course.repo)) if path.is_file() else ["missing"]
+            for line in found:
+                print(f"{path}: {line}")
+            print(f"{path}: {'differs from' if found else 'matches'} a fresh build (float tolerance {RTOL:g})")
+            differing += bool(found)
+            continue
+        where, written = regenerate(assignment, course.repo)
+        print(f"{'wrote' if written else 'unchanged (within tolerance):'} {where}")
+    return 1 if differing else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course", description=__doc__,
+    # --course and --db are accepted before the subcommand and after it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course", default=argparse.SUPPRESS,
+                        help="the course directory (default: the current directory)")
+    common.add_argument("--db", default=argparse.SUPPRESS,
+                        help="gradebook URL (default: sqlite:///<course>/gradebook.db)")
+    parser = argparse.ArgumentParser(prog="course", description=__doc__, parents=[common],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--course", default=str(REPO), help="course root (default: the repo)")
-    parser.add_argument("--db", help="gradebook URL (default: sqlite:///<course>/gradebook.db)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, func, help: str, assignment: bool = True) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
+        p = sub.add_parser(name, help=help, parents=[common])
         if assignment:
             p.add_argument("assignment")
         p.set_defaults(func=func)
         return p
+
+    p = add("new", cmd_new, "scaffold a new assignment (declaration, notebook, checks) in source/<assignment>")
+    p.add_argument("--package", default="mytorch", help="the course's library package (default: mytorch)")
 
     add("validate", cmd_validate, "check markers, grade ids and points of the source")
     p = add("release", cmd_release, "build the student folder release/<assignment>")
@@ -160,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="CSV path (default: <course>/<assignment>_grades.csv)")
     p = add("demo", cmd_demo, "run the whole pipeline on sample submissions", assignment=False)
     p.add_argument("--folder", default=str(REPO / "demo"), help="course root for the demo (default: demo/)")
-    p = add("fixtures", cmd_fixtures, "regenerate data/testerData.npz (kept if within tolerance)",
+    p = add("fixtures", cmd_fixtures, "regenerate each assignment's fixture (kept if within tolerance)",
             assignment=False)
+    p.add_argument("assignments", nargs="*", help="which assignments (default: all)")
     p.add_argument("--check", action="store_true",
                    help="compare the stored fixtures with a fresh build; exit 1 if they differ")
     return parser
@@ -169,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.course, args.db = getattr(args, "course", None), getattr(args, "db", None)
     try:
         return args.func(args)
     except (CourseError, KeyError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursekit.assignment import REPO
+from coursekit.assignment import Assignment, DeclarationError, assignment_names, load_assignment
 
 
 class CourseError(Exception):
@@ -25,13 +25,28 @@ class CourseError(Exception):
 @dataclass(frozen=True)
 class Course:
     root: Path
-    repo: Path = REPO
+    repo: Path | None = None  # where the sources live; the root itself unless given
     db_url: str = field(default="")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())
+        object.__setattr__(self, "repo", Path(self.repo).resolve() if self.repo is not None else self.root)
         if not self.db_url:
             object.__setattr__(self, "db_url", f"sqlite:///{self.root / 'gradebook.db'}")
+
+    def assignment(self, name: str) -> Assignment:
+        """The assignment declared in ``source/<name>/assignment.toml``; CourseError if it is not."""
+        try:
+            return load_assignment(self.repo, name)
+        except DeclarationError as exc:
+            raise CourseError(str(exc)) from None
+
+    def assignments(self) -> list[str]:
+        return assignment_names(self.repo)
+
+    def source_file(self, rel: str) -> Path:
+        """A file of the course's sources (reference library, checks, fixtures), by its declared path."""
+        return self.repo / rel
 
     def folder(self, stage: str, assignment: str, student: str | None = None) -> Path:
         """source/<a>, release/<a>, or <stage>/<student>/<a>."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from coursekit.assignment import HW1, REPO
+from coursekit.assignment import REPO
 from coursekit.course import Course, CourseError
 
 MARKER = ".coursekit-demo"
@@ -25,7 +25,8 @@ def fresh_root(folder: Path) -> Path:
     return folder
 
 
-def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, float]]:
+def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, dict[str, float]]]:
+    """Every assignment the course declares, end to end; assignment -> student -> item -> points."""
     from coursekit.autograde.run import autograde
     from coursekit.gradebook import item_scores, score_table, write_csv
     from coursekit.release.release import release
@@ -33,27 +34,32 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, float]]:
     from coursekit.samples import make_samples
     from coursekit.source.validate import validate_or_raise
 
-    assignment = HW1
     course = Course(fresh_root(Path(folder)), repo=repo)
-    step = _steps(5)
-    step("validate the source")
-    validate_or_raise(assignment, repo)
-    course.take_notebooks_from_repo(assignment.name)
-    step("release the student version")
-    release(assignment, course, force=True)
-    step("hand in sample submissions: reference, blank, buggy")
-    make_samples(assignment, course)
-    step("autograde (outside the students' processes)")
-    summary = autograde(assignment, course, config=_config())
-    if summary.failed:
-        raise CourseError(f"could not grade: {summary.failed}")
-    step("scores")
-    scores = item_scores(course.db_url, assignment)
-    print(score_table(scores, assignment))
-    csv = write_csv(scores, assignment, course.root / f"{assignment.name}_grades.csv")
-    png = plot_grades(scores, assignment, course.root / f"{assignment.name}_grades.png")
-    print(f"\ngrades: {csv}\nplot:   {png}")
-    return scores
+    names = course.assignments()
+    if not names:
+        raise CourseError(f"{repo}: declares no assignment (source/<name>/assignment.toml)")
+    results = {}
+    for name in names:
+        assignment = course.assignment(name)
+        step = _steps(5, name)
+        step("validate the source")
+        validate_or_raise(assignment, repo)
+        step("release the student version")
+        release(assignment, course, force=True)
+        step("hand in sample submissions: reference, blank, buggy")
+        make_samples(assignment, course)
+        step("autograde (outside the students' processes)")
+        summary = autograde(assignment, course, config=_config())
+        if summary.failed:
+            raise CourseError(f"could not grade: {summary.failed}")
+        step("scores")
+        scores = item_scores(course.db_url, assignment)
+        print(score_table(scores, assignment))
+        csv = write_csv(scores, assignment, course.root / f"{assignment.name}_grades.csv")
+        png = plot_grades(scores, assignment, course.root / f"{assignment.name}_grades.png")
+        print(f"\ngrades: {csv}\nplot:   {png}")
+        results[name] = scores
+    return results
 
 
 def _config():
@@ -69,6 +75,6 @@ def _config():
     return GraderConfig(require_sandbox=False)
 
 
-def _steps(total: int):
+def _steps(total: int, name: str):
     count = iter(range(1, total + 1))
-    return lambda title: print(f"\n[{next(count)}/{total}] {title}", flush=True)
+    return lambda title: print(f"\n[{name} {next(count)}/{total}] {title}", flush=True)

@@ -1,7 +1,9 @@
-"""Regenerate the fixtures the tester notebooks load (``data/testerData.npz``).
+"""Regenerate the fixture file an assignment's tester notebooks load (its ``fixture``).
 
-The file holds the handout arrays (W, b, X, Y, dLdZ) and, for every check,
-the inputs of its visible case and the outputs PyTorch gives on them.
+The file holds the handout arrays (the checks module's ``base_arrays()``, if
+it has one) and, for every check, the inputs of its visible case
+(``fixture_inputs(grade_id, base)``, else the check's own inputs at seed 0)
+and the outputs its reference (PyTorch, where there is one) gives on them.
 
 Reproducible to a stated tolerance, not to the byte: BLAS rounds the last
 bit differently on different CPUs, so a matrix product (PyTorch's expected
@@ -21,15 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from coursekit.checks import REGISTRY, _load_assignments
-from coursekit.checks.hw1 import base_arrays, fixture_inputs
+from coursekit.assignment import Assignment
+from coursekit.checks import load_module
 
 
-def build() -> dict[str, np.ndarray]:
-    _load_assignments()
-    arrays = dict(base_arrays())
-    for grade_id, check in REGISTRY.items():
-        inputs = fixture_inputs(grade_id, arrays)
+def build(assignment: Assignment, course_dir: Path) -> dict[str, np.ndarray]:
+    module = load_module(Path(course_dir) / assignment.checks)
+    arrays = dict(module.base_arrays()) if hasattr(module, "base_arrays") else {}
+    for grade_id, check in module.checks.items():
+        inputs = module.fixture_inputs(grade_id, arrays) if hasattr(module, "fixture_inputs") else check.inputs(0)
         expected = check.reference(inputs) if check.reference else {}
         arrays |= {f"inputs__{grade_id}__{k}": v for k, v in inputs.items()}
         arrays |= {f"expected__{grade_id}__{k}": v for k, v in expected.items()}
@@ -75,16 +77,13 @@ def load(path: Path) -> dict[str, np.ndarray]:
         return {k: np.array(data[k]) for k in data.files}
 
 
-def regenerate(path: Path | str = Path("data") / "testerData.npz") -> tuple[Path, bool]:
-    """Write the fixtures to ``path``; (path, False) if the stored file was kept, being within tolerance."""
-    path = Path(path)
-    arrays = build()
+def regenerate(assignment: Assignment, course_dir: Path, path: Path | None = None) -> tuple[Path, bool]:
+    """Write the fixtures (to the declared file, or ``path``); (path, False) if the stored file
+    was kept, being within tolerance."""
+    path = Path(path) if path is not None else Path(course_dir) / assignment.fixture
+    arrays = build(assignment, course_dir)
     if path.is_file() and not differences(load(path), arrays):
         return path, False
     write_npz(path, arrays)
     return path, True
 
-
-if __name__ == "__main__":
-    where, written = regenerate()
-    print(f"{'wrote' if written else 'unchanged within tolerance:'} {where}")

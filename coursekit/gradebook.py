@@ -13,6 +13,11 @@ Scores = dict[str, dict[str, float]]  # student -> grade_id -> points
 
 def item_scores(db_url: str, assignment: Assignment) -> Scores:
     """Every submission's score per graded item (manual score where a grader set one)."""
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+        from coursekit.course import CourseError
+
+        raise CourseError(f"no gradebook at {db_url[len('sqlite:///'):]} yet; `course release "
+                          f"{assignment.name}` creates it")
     scores: Scores = {}
     with Gradebook(db_url) as gb:
         try:

@@ -2,24 +2,31 @@
 
 * ``reference`` hands in the instructor's library (every check passes);
 * ``blank`` hands in the release unchanged (every check fails);
-* ``buggy`` makes a few typical mistakes, each costing a known set of items.
+* ``buggy`` makes a few typical mistakes, each costing a known set of items:
+  the ``BUGS`` of the assignment's ``samples`` module (course content), as
+  ``(file, correct text, buggy text, grade ids it costs)``.
 """
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import importlib.util
+
 from coursekit.assignment import Assignment
 from coursekit.course import Course
 
-# (file, correct line, buggy line, grade ids the bug costs)
-TYPICAL_BUGS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("mytorch/nn/activation.py", "return 1 - self.A**2", "return 1 - self.A", ("tanh",)),
-    ("mytorch/nn/loss.py", "return 2 * (self.O - self.Y) / self.O.size",
-     "return (self.O - self.Y) / self.O.size", ("mse_backward",)),
-    ("mytorch/nn/linear.py", "self.W = np.random.normal(0.0, 0.1, size=(num_inputs, num_outputs))",
-     "self.W = np.random.uniform(-0.1, 0.1, size=(num_inputs, num_outputs))", ("linear_init",)),
-)
+Bug = tuple[str, str, str, tuple[str, ...]]  # (file, correct text, buggy text, grade ids it costs)
+
+
+def typical_bugs(assignment: Assignment, course: Course) -> tuple[Bug, ...]:
+    """The assignment's declared typical mistakes (none if it declares no samples module)."""
+    if not assignment.samples:
+        return ()
+    spec = importlib.util.spec_from_file_location(f"samples_{assignment.name}", course.source_file(assignment.samples))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return tuple(module.BUGS)
 
 
 def copy_release(release: Path, dest: Path) -> Path:
@@ -44,8 +51,9 @@ def break_file(dest: Path, rel: str, correct: str, buggy: str) -> None:
     path.write_text(text.replace(correct, buggy))
 
 
-def make_samples(assignment: Assignment, course: Course, bugs=TYPICAL_BUGS) -> dict[str, Path]:
+def make_samples(assignment: Assignment, course: Course, bugs: tuple[Bug, ...] | None = None) -> dict[str, Path]:
     """Write submitted/<student>/<assignment> for the three sample students."""
+    bugs = typical_bugs(assignment, course) if bugs is None else bugs
     repo, submitted = course.repo, course.root / "submitted"
     release = course.folder("release", assignment.name)
     if not release.is_dir():

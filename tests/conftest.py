@@ -9,6 +9,10 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from coursekit.assignment import load_assignment  # noqa: E402
+
+HW1 = load_assignment(REPO, "hw1")  # the course's first assignment, as its declaration states it
+
 
 @pytest.fixture(scope="session")
 def repo() -> Path:
@@ -20,7 +24,6 @@ def released_course(tmp_path_factory, repo):
     """A course root (not the repo) with hw1 released into it and a fresh gradebook.
 
     Tests copy it (see `course_copy`) so that each grades into its own gradebook."""
-    from coursekit.assignment import HW1
     from coursekit.course import Course
     from coursekit.release.release import release
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import copy_course
 from hostile import HOSTILE, SOCKET, build
 
-from coursekit.assignment import HW1
+from conftest import HW1
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import GraderConfig
 from coursekit.autograde.run import autograde

@@ -6,7 +6,7 @@ items whose code it is in.
 import pytest
 from conftest import copy_course
 
-from coursekit.assignment import HW1
+from conftest import HW1
 from coursekit.autograde.plain import autograde
 from coursekit.gradebook import item_scores
 from coursekit.samples import break_file, copy_release, hand_in_reference, make_samples

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.assignment import HW1
+from conftest import HW1
 from coursekit.cli import main
 from coursekit.collect import Naming, collect, format_timestamp, parse_timestamp, read_roster
 from coursekit.course import Course, CourseError

@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import copy_course
 
-from coursekit.assignment import HW1
+from conftest import HW1
 from coursekit.autograde import sandbox
 from coursekit.autograde.cases import read_cases
 from coursekit.autograde.run import autograde

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_course
 
-from coursekit.assignment import HW1
+from conftest import HW1
 from coursekit.handin.bundle import verify_zip
 from coursekit.handin.pdf import find_browser
 from coursekit.handin.spec import spec_of

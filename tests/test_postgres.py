@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_course
 
-from coursekit.assignment import HW1
+from conftest import HW1
 from coursekit.autograde import sandbox
 from coursekit.autograde.run import autograde
 from coursekit.course import Course

@@ -14,7 +14,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from coursekit.assignment import HW1, Assignment, Item
+from conftest import HW1
+
+from coursekit.assignment import Assignment, Item
 from coursekit.course import Course
 from coursekit.release import release as rel
 from coursekit.release.stub import StubError, stub_source
@@ -228,9 +230,19 @@ ASSIGNMENT = Assignment(
     items=(Item("a1", 3, "NbA"),),
     student_files=("mylib/core.py",),
     library_files=("mylib/__init__.py",),
-    shipped_modules=("kit/helpers.py",),
-    fixtures=("data/fix.npz",),
+    checks="source/hwx/checks.py",
+    fixture="data/fix.npz",
+    package="mylib",
 )
+CHECKS = '''import numpy as np
+from coursekit.checks import Check, Checks
+
+HELP = 'help'
+checks = Checks()
+checks.add(Check("a1", "double", lambda rng, shape: {"x": np.ones(2)}, lambda mt, x: {"y": mt.double(x["x"])},
+                 lambda x: {"y": 2 * x["x"]}))
+'''
+SHIPPED = "coursekit/checks/assignment.py"  # where a release puts the checks module
 HIDDEN_LINE = "assert double(21) == 42, 'hidden check'"
 
 
@@ -238,8 +250,6 @@ def write_course(root: Path) -> Path:
     (root / "mylib").mkdir(parents=True)
     (root / "mylib" / "__init__.py").write_text("from mylib.core import double, triple\n")
     (root / "mylib" / "core.py").write_text(CORE)
-    (root / "kit").mkdir()
-    (root / "kit" / "helpers.py").write_text("HELP = 'help'\n")
     (root / "data").mkdir()
     (root / "data" / "fix.npz").write_bytes(b"PK\x03\x04\x00binary")
     nb = new_notebook(cells=[
@@ -253,6 +263,7 @@ def write_course(root: Path) -> Path:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     (root / "source" / "hwx").mkdir(parents=True)
     nbformat.write(nb, root / "source" / "hwx" / "NbA.ipynb")
+    (root / "source" / "hwx" / "checks.py").write_text(CHECKS)
     return root
 
 
@@ -286,18 +297,18 @@ def test_assemble_source_copies_library_fixtures_and_kit(course):
     stale.write_text("OLD = 1\n")
     written = rel.assemble_source(ASSIGNMENT, C(course))
     dest = course / "source" / "hwx"
-    for path in ("mylib/core.py", "mylib/__init__.py", "kit/helpers.py", "data/fix.npz"):
+    for path in ("mylib/core.py", "mylib/__init__.py", "data/fix.npz"):
         assert (dest / path).read_bytes() == (course / path).read_bytes()
+    assert (dest / SHIPPED).read_text() == CHECKS  # the checks ship as the kit's copy
+    for kit_file in ("coursekit/checks/tester.py", "coursekit/handin/cli.py"):
+        assert (dest / kit_file).read_bytes() == (rel.KIT_ROOT / kit_file).read_bytes()
     assert not stale.exists()
     assert (dest / "NbA.ipynb").exists()
-    assert len(written) == 4
+    assert {p.relative_to(dest).as_posix() for p in written} >= {"mylib/core.py", "data/fix.npz", SHIPPED}
 
 
 def test_assemble_source_writes_a_kit_init_for_coursekit_modules(course):
-    (course / "coursekit" / "checks").mkdir(parents=True)
-    (course / "coursekit" / "checks" / "__init__.py").write_text("X = 1\n")
-    a = replace(ASSIGNMENT, shipped_modules=("coursekit/checks/__init__.py",))
-    rel.assemble_source(a, C(course))
+    rel.assemble_source(ASSIGNMENT, C(course))
     kit_init = course / "source" / "hwx" / "coursekit" / "__init__.py"
     assert kit_init.read_text() == rel.KIT_INIT
 
@@ -323,13 +334,13 @@ def test_scan_catches_a_planted_hidden_test_and_a_solution_in_any_file(course):
     nb = nbformat.read(dest / "NbA.ipynb", as_version=4)
     nb.cells.append(new_code_cell(f"x = 1\n    {HIDDEN_LINE}  "))
     nbformat.write(nb, dest / "NbA.ipynb")
-    (dest / "kit" / "notes.txt").write_text(f"    return 3 * x\n# {HIDDEN_LINE}\n")
+    (dest / "coursekit" / "notes.txt").write_text(f"    return 3 * x\n# {HIDDEN_LINE}\n")
     leaks = rel.scan_release(ASSIGNMENT, C(course))
     assert sorted(leaks) == [
         f"release/hwx/NbA.ipynb: cell 1: hidden test line from source/hwx/NbA.ipynb: cell 0: {HIDDEN_LINE}",
-        "release/hwx/kit/notes.txt: line 1: solution line from mylib/core.py:18: return 3 * x",
+        "release/hwx/coursekit/notes.txt: line 1: solution line from mylib/core.py:18: return 3 * x",
         # Long secrets are found inside longer lines too.
-        f"release/hwx/kit/notes.txt: line 2: hidden test line from source/hwx/NbA.ipynb: cell 0: {HIDDEN_LINE}",
+        f"release/hwx/coursekit/notes.txt: line 2: hidden test line from source/hwx/NbA.ipynb: cell 0: {HIDDEN_LINE}",
     ]
     # A hidden line that repeats a visible one (`assert double(1) == 2`) is no secret.
     assert not any("double(1)" in leak for leak in leaks)
@@ -373,9 +384,10 @@ def test_release_refuses_an_invalid_source(course, monkeypatch):
 
 def test_release_with_a_leak_is_removed(course, monkeypatch):
     monkeypatch.setattr(rel, "run_generate_assignment", fake_nbgrader)
-    # A shipped module is released as-is; here it repeats a solution line.
-    (course / "kit" / "helpers.py").write_text("def h(x):\n    y = x + x\n    return y\n")
-    with pytest.raises(rel.LeakError, match=r"release/hwx/kit/helpers.py: line 2: solution line"):
+    # The checks module is released as-is; here it repeats a solution line.
+    checks = course / "source" / "hwx" / "checks.py"
+    checks.write_text(CHECKS + "\n\ndef h(x):\n    y = x + x\n    return y\n")
+    with pytest.raises(rel.LeakError, match=r"release/hwx/coursekit/checks/assignment.py: line 11: solution line"):
         rel.release(ASSIGNMENT, C(course))
     assert not rel.release_dir(ASSIGNMENT, C(course)).exists()
 

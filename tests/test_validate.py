@@ -8,7 +8,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from coursekit.assignment import HW1, Assignment, Item
+from conftest import HW1
+
+from coursekit.assignment import Assignment, Item
 from coursekit.source.validate import Problem, ValidationError, validate, validate_or_raise
 
 CORE = '''import numpy as np
@@ -27,9 +29,17 @@ ASSIGNMENT = Assignment(
     items=(Item("a1", 3, "NbA"), Item("a2", 2, "NbA"), Item("b1", 5, "NbB")),
     student_files=("mylib/core.py",),
     library_files=("mylib/__init__.py",),
-    shipped_modules=(),
-    fixtures=(),
+    checks="source/hwx/checks.py",
+    package="mylib",
 )
+CHECKS = '''import numpy as np
+from coursekit.checks import Check, Checks
+
+checks = Checks()
+for _g in ("a1", "a2", "b1"):
+    checks.add(Check(_g, _g, lambda rng, shape: {"x": np.ones(2)}, lambda mt, x: {"y": mt.double(x["x"])},
+                     lambda x: {"y": 2 * x["x"]}))
+'''
 TOTAL = 10
 
 
@@ -70,6 +80,7 @@ def write_repo(root: Path, notebooks: dict[str, nbformat.NotebookNode] | None = 
     (root / "mylib" / "core.py").write_text(core)
     src = root / "source" / "hwx"
     src.mkdir(parents=True, exist_ok=True)
+    (src / "checks.py").write_text(CHECKS)
     for name, nb in (good_notebooks() if notebooks is None else notebooks).items():
         nbformat.write(nb, src / f"{name}.ipynb")
     return root
@@ -130,13 +141,28 @@ def test_unlisted_library_file_and_missing_listed_file(tmp_path):
     (root / "mylib" / "__init__.py").unlink()
     problems = problems_of(root)
     assert only(problems, "would not be released").file == "mylib/extra.py"
-    assert only(problems, "listed in the assignment but missing").file == "mylib/__init__.py"
+    assert only(problems, "mylib/__init__.py is declared but missing").file == "source/hwx/assignment.toml"
 
 
-def test_missing_fixture_and_shipped_module(tmp_path):
-    a = replace(ASSIGNMENT, fixtures=("data/x.npz",), shipped_modules=("kit/m.py",))
+def test_missing_fixture_and_checks_module(tmp_path):
+    a = replace(ASSIGNMENT, fixture="data/x.npz", checks="source/hwx/nochecks.py")
     problems = problems_of(write_repo(tmp_path), a)
-    assert {p.file for p in problems if "missing" in p.message} == {"data/x.npz", "kit/m.py"}
+    assert {p.message for p in problems if "missing" in p.message} == {
+        "fixture file data/x.npz is declared but missing", "checks file source/hwx/nochecks.py is declared but missing"}
+
+
+def test_items_and_checks_must_agree(tmp_path):
+    root = write_repo(tmp_path)
+    (root / "source" / "hwx" / "checks.py").write_text(CHECKS.replace('"a2", "b1"', '"b1", "zz"'))
+    messages = {p.message for p in problems_of(root)}
+    assert "item 'a2' has no check in source/hwx/checks.py" in messages
+    assert "check 'zz' is not an autograded item of assignment.toml" in messages
+
+
+def test_a_declared_class_the_file_does_not_define(tmp_path):
+    a = replace(ASSIGNMENT, student_names=(("mylib/core.py", ("double", "triple")),))
+    problems = problems_of(write_repo(tmp_path), a)
+    assert only(problems, "declared with triple, which it does not define")
 
 
 # --- notebooks ------------------------------------------------------------------------
@@ -277,7 +303,7 @@ def test_points_differ_from_assignment(tmp_path):
 
 def test_wrong_total(tmp_path):
     problems = problems_of(write_repo(tmp_path), total=11)
-    assert only(problems, "items total 10 points, the spec says 11").file == "coursekit/assignment.py"
+    assert only(problems, "items total 10 points, total_points says 11").file == "source/hwx/assignment.toml"
     assert only(problems, "graded cells total 10 points").file == "source/hwx"
 
 
@@ -285,7 +311,7 @@ def test_hw1_is_held_to_35_points():
     assert HW1.total_points == 35
     short = replace(HW1, items=HW1.items[:-1])
     problems = validate(short, Path("/nonexistent"))
-    expected = f"hw1 items total {35 - HW1.items[-1].points} points, the spec says 35"
+    expected = f"hw1 items total {35 - HW1.items[-1].points} points, total_points says 35"
     assert any(expected in p.message for p in problems)
 
 

@@ -29,9 +29,9 @@ def read_cases(assignment: Assignment, source: Path) -> dict[str, list[Case]]:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             meta = cell.get("metadata", {}).get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade"):
+            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
                 cases[meta["grade_id"]] = _calls(cell.source, meta["grade_id"], path)
-    missing = {i.grade_id for i in assignment.items} - set(cases)
+    missing = {i.grade_id for i in assignment.auto_items} - set(cases)
     if missing:
         raise CaseError(f"{source}: no graded cell for {', '.join(sorted(missing))}")
     return cases

@@ -24,10 +24,11 @@ from coursekit.assignment import Assignment, Item
 from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
 from coursekit.autograde.submission import Submission, check_notebooks, fingerprint, read_submission
-from coursekit.checks import Arrays, Check, Verdict, fixture_case, get
+from coursekit.assignment import SHIPPED_CHECKS
+from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks
 from coursekit.checks.tester import render
 from coursekit.course import Course, CourseError
-from coursekit.release.stub import stub_source
+from coursekit.release.release import student_stub
 
 KIT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
@@ -49,6 +50,7 @@ class ItemResult:
     reason: str
     visible: str = ""
     advice: list[str] = field(default_factory=list)
+    title: str = ""
 
     @property
     def passed(self) -> bool:
@@ -102,15 +104,17 @@ class Grader:
         release = course.folder("release", assignment.name)
         if not release.is_dir():
             raise CourseError(f"{release} does not exist; run `course release {assignment.name}` first")
-        self.cases = read_cases(assignment, course.folder("source", assignment.name))
-        self.fixture = course.repo / "data" / "testerData.npz"
-        self.stubs = {rel: stub_source((course.repo / rel).read_text(), rel) for rel in assignment.student_files}
+        self.cases = read_cases(assignment, course.repo / "source" / assignment.name)
+        self.checks = load_checks(course.source_file(assignment.checks))
+        self.fixture = course.source_file(assignment.fixture)
+        self.stubs = {rel: student_stub(assignment, rel, course.source_file(rel).read_text())
+                      for rel in assignment.student_files}
         self.released_files = {str(p.relative_to(release)) for p in release.rglob("*")
                                if p.is_file() and "__pycache__" not in p.parts}
         self.released_cells = _graded_cells(assignment, release)
         # The same for every student: read the fixture and build the inputs once.
-        self.visible = {i.grade_id: fixture_case(i.grade_id, self.fixture) for i in assignment.items}
-        self.plans = {i.grade_id: self._plan(i) for i in assignment.items}
+        self.visible = {i.grade_id: fixture_case(i.grade_id, self.fixture) for i in assignment.auto_items}
+        self.plans = {i.grade_id: self._plan(i) for i in assignment.auto_items}
         self._references: dict[str, Arrays] = {}
 
     # -- one submission ---------------------------------------------------------
@@ -121,7 +125,7 @@ class Grader:
         folder = self.course.folder("submitted", self.assignment.name, student)
         sub = read_submission(self.assignment, student, folder, self.released_files)
         sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
-        runnable = [item for item in self.assignment.items if not self._file_problems(item, sub)]
+        runnable = [item for item in self.assignment.auto_items if not self._file_problems(item, sub)]
         # One sandbox for the whole submission; inside it every item runs in a
         # worker of its own, first with the whole library, then (if that does not
         # import) with only the item's own files.  Items it left unanswered (the
@@ -133,8 +137,11 @@ class Grader:
                 answers.update(retry)
                 failure[item.grade_id] = why[item.grade_id]
         items = [self._result(item, sub, answers, failure.get(item.grade_id, ""))
-                 for item in self.assignment.items]
-        return SubmissionResult(student, self.assignment.name, items, sub.notes, fingerprint(folder),
+                 for item in self.assignment.auto_items]
+        for result in items:
+            result.title = self.checks[result.grade_id].title
+        return SubmissionResult(student, self.assignment.name, items, sub.notes,
+                                fingerprint(folder, grader_inputs(self.assignment, self.course)),
                                 time.monotonic() - start, self._sandboxed(),
                                 resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, self._isolation)
 
@@ -143,7 +150,7 @@ class Grader:
 
     def _plan(self, item: Item) -> dict[str, tuple[Case | None, Arrays]]:
         """case name -> (case, inputs): the visible case, the hidden ones, then advice inputs."""
-        check = get(item.grade_id)
+        check = self.checks[item.grade_id]
         plan: dict[str, tuple[Case | None, Arrays]] = {}
         for k, case in enumerate(self.cases[item.grade_id]):
             plan["visible" if not case else f"hidden{k}"] = (case, self._inputs(check, case))
@@ -159,7 +166,7 @@ class Grader:
         problems = self._file_problems(item, sub)
         if problems:
             return ItemResult(item.grade_id, 0, item.points, "; ".join(problems))
-        check = get(item.grade_id)
+        check = self.checks[item.grade_id]
         verdicts = {}
         for name, (case, inputs) in plan.items():
             answer = answers.get(f"{item.grade_id}.{name}")
@@ -259,17 +266,22 @@ class Grader:
 
     def _write_kit(self, kit: Path) -> None:
         """The grader's own copy of what the harness imports: the checks and the protocol."""
-        for rel in ("__init__.py", "checks/__init__.py", f"checks/{self.assignment.name}.py",
-                    "autograde/__init__.py", "autograde/protocol.py"):
+        for rel in ("__init__.py", "checks/__init__.py", "autograde/__init__.py", "autograde/protocol.py"):
             dest = kit / "coursekit" / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             if rel == "__init__.py" or rel == "autograde/__init__.py":
                 dest.write_text("")
             else:
                 shutil.copy(KIT / rel, dest)
+        shutil.copy(self.course.source_file(self.assignment.checks), kit / SHIPPED_CHECKS)
 
     def _sandboxed(self) -> bool:
         return self.config.use_sandbox and sandbox.available()
+
+
+def grader_inputs(assignment: Assignment, course: Course) -> tuple[Path, ...]:
+    """The course files that decide grades besides the kit: a change to either regrades everyone."""
+    return (assignment.source, course.source_file(assignment.checks))
 
 
 def _interpreter() -> str:
@@ -360,6 +372,8 @@ def _graded_cells(assignment: Assignment, release: Path) -> dict[str, dict[str, 
     cells: dict[str, dict[str, str]] = {}
     for name in assignment.notebooks:
         nb = nbformat.read(release / f"{name}.ipynb", as_version=4)
+        # Autograded test cells only: answer cells (written items) are meant to be edited.
         cells[name] = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-                       if c.metadata.get("nbgrader", {}).get("grade")}
+                       if c.metadata.get("nbgrader", {}).get("grade")
+                       and not c.metadata.get("nbgrader", {}).get("solution")}
     return cells

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
-from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult
+from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult, grader_inputs
 from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES, fingerprint
 from coursekit.course import Course, CourseError
 from coursekit.feedback.report import read_result, write_outputs
@@ -96,7 +96,8 @@ def _unchanged(course: Course, assignment: Assignment, student: str, force: bool
         return None
     if previous is None or [i.grade_id for i in previous.items] != [i.grade_id for i in assignment.items]:
         return None
-    if previous.fingerprint != fingerprint(course.folder("submitted", assignment.name, student)):
+    if previous.fingerprint != fingerprint(course.folder("submitted", assignment.name, student),
+                                           grader_inputs(assignment, course)):
         return None
     return previous
 

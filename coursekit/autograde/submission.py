@@ -180,8 +180,9 @@ def _source_text(source: object) -> str | None:
 
 # -- fingerprint -----------------------------------------------------------------------
 
-def fingerprint(folder: Path) -> str:
-    """Changes whenever any handed-in file (or the grader's own inputs) changes.
+def fingerprint(folder: Path, grader_inputs: tuple[Path, ...] = ()) -> str:
+    """Changes whenever any handed-in file (or the grader's own inputs: its code, and
+    ``grader_inputs`` — the assignment's declaration and checks) changes.
 
     Never raises for anything the folder contains: it is looked at through
     ``safefs`` (no links followed, only regular files opened, at most
@@ -193,6 +194,8 @@ def fingerprint(folder: Path) -> str:
     h = hashlib.sha256()
     for src in sorted([*(KIT / "checks").glob("*.py"), *(KIT / "autograde").glob("*.py")]):
         h.update(src.read_bytes())
+    for src in grader_inputs:
+        h.update(src.read_bytes() if src.is_file() else b"missing")
     records: list[tuple[bytes, bytes]] = []
     budget = FULL_HASH_TOTAL
 

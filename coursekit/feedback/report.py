@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 from coursekit.autograde.grader import SubmissionResult
-from coursekit.checks import get
 
 
 def results_json(result: SubmissionResult) -> dict:
@@ -49,7 +48,7 @@ def feedback_html(result: SubmissionResult) -> str:
     rows, details = [], []
     for item in result.items:
         mark = "pass" if item.passed else "fail"
-        title = html.escape(get(item.grade_id).title)
+        title = html.escape(item.title or item.grade_id)
         rows.append(f'<tr class="{mark}"><td>{item.grade_id}</td><td>{title}</td>'
                     f"<td>{item.points:g} / {item.max_points}</td><td>{html.escape(item.reason)}</td></tr>")
         advice = "".join(f"<p class='advice'>Advice: {html.escape(a)}</p>" for a in item.advice)

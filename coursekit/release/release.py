@@ -19,8 +19,8 @@ from typing import Iterable, Iterator
 
 import nbformat
 
-from coursekit.assignment import Assignment
-from coursekit.course import Course
+from coursekit.assignment import SHIPPED_CHECKS, Assignment
+from coursekit.course import Course, CourseError
 from coursekit.handin.spec import launcher_source, spec_of
 from coursekit.release.stub import stub_source
 from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, Region, find_regions
@@ -71,22 +71,34 @@ def source_dir(assignment: Assignment, course: Course) -> Path:
 # --- assembling source/<name>/ ----------------------------------------------------------
 
 
+KIT_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder holding the coursekit package
+
+
 def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
-    """Copy the reference library, fixtures and shipped kit modules into ``source/<name>/``.
+    """Copy the reference library, fixture, the kit's shipped modules and the assignment's
+    checks into ``source/<name>/`` (and, for a separate course root, the notebooks).
 
     Returns the files written. The copied folders are generated: they are
     emptied first so a file dropped from the assignment is not released.
     """
     repo = course.repo
     dest = source_dir(assignment, course)
-    copies = assignment.student_files + assignment.library_files + assignment.fixtures + assignment.shipped_modules
+    course_files = assignment.student_files + assignment.library_files + assignment.fixtures
+    copies = course_files + assignment.shipped_modules + (SHIPPED_CHECKS,)
     for top in sorted({Path(rel).parts[0] for rel in copies if len(Path(rel).parts) > 1}):
         shutil.rmtree(dest / top, ignore_errors=True)
-    written = [_copy(repo / rel, dest / rel) for rel in copies]
-    if any(Path(rel).parts[0] == "coursekit" for rel in assignment.shipped_modules):
-        kit_init = dest / "coursekit" / "__init__.py"
-        kit_init.write_text(KIT_INIT, encoding="utf-8")
-        written.append(kit_init)
+    written = [_copy(repo / rel, dest / rel) for rel in course_files]
+    written += [_copy(KIT_ROOT / rel, dest / rel) for rel in assignment.shipped_modules]
+    written.append(_copy(repo / assignment.checks, dest / SHIPPED_CHECKS))
+    for package in sorted({str(Path(rel).parent) for rel in assignment.shipped_modules + (SHIPPED_CHECKS,)}):
+        init = dest / package / "__init__.py"
+        if not init.exists():
+            init.write_text(KIT_INIT if package == "coursekit" else "", encoding="utf-8")
+            written.append(init)
+    if course.root != repo:  # nbgrader reads the notebooks from the course root
+        for name in assignment.notebooks:
+            rel = notebook_path(assignment, name)
+            written.append(_copy(repo / rel, course.root / rel))
     return written
 
 
@@ -94,8 +106,38 @@ def _copy(src: Path, dst: Path) -> Path:
     if not src.is_file():
         raise ReleaseError(f"{src}: listed in the assignment but missing")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
+    if src.resolve() != dst.resolve():
+        shutil.copyfile(src, dst)
     return dst
+
+
+def student_stub(assignment: Assignment, rel: str, text: str) -> str:
+    """The released form of a student file: solutions stubbed, and only the classes and
+    functions this assignment has reached (a later assignment's additions stay out)."""
+    return keep_top_level(stub_source(text, rel), assignment.names_in(rel))
+
+
+def keep_top_level(text: str, names: tuple[str, ...] | None) -> str:
+    """``text`` without the top-level classes and functions not in ``names`` (unchanged if all
+    are, or if ``names`` is None)."""
+    import ast
+
+    if names is None:
+        return text
+    tree = ast.parse(text)
+    drop: list[tuple[int, int]] = []
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in names:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            drop.append((start, node.end_lineno))
+    if not drop:
+        return text
+    lines = text.splitlines(keepends=True)
+    gone = {n for start, end in drop for n in range(start, end + 1)}
+    kept = [line for n, line in enumerate(lines, 1) if n not in gone]
+    # Two blank lines between what is left, as before; none dangling at the end.
+    out = re.sub(r"\n{4,}", "\n\n\n", "".join(kept))
+    return out.rstrip("\n") + "\n"
 
 
 # --- the release ------------------------------------------------------------------------
@@ -112,6 +154,7 @@ def release(assignment: Assignment, course: Course, *, force: bool = False) -> P
     shutil.rmtree(dest, ignore_errors=True)
     try:
         run_generate_assignment(assignment, course)
+        remove_instructor_files(assignment, course)
         write_student_library(assignment, course)
         write_student_docs(assignment, course)
         leaks = scan_release(assignment, course)
@@ -131,13 +174,27 @@ def run_generate_assignment(assignment: Assignment, course: Course) -> None:
         raise ReleaseError(f"nbgrader generate_assignment {assignment.name} wrote no release folder")
 
 
+def remove_instructor_files(assignment: Assignment, course: Course) -> None:
+    """nbgrader copies all of source/<name>/: the declaration, checks and samples are not for students
+    (the checks ship as the kit's copy, coursekit/checks/assignment.py)."""
+    source, dest = source_dir(assignment, course), release_dir(assignment, course)
+    own = [assignment.source] + [course.source_file(rel) for rel in (assignment.checks, assignment.samples) if rel]
+    for path in own:
+        for base in dict.fromkeys((course.repo / "source" / assignment.name, source)):
+            try:
+                rel = path.resolve().relative_to(base.resolve())
+            except ValueError:
+                continue
+            (dest / rel).unlink(missing_ok=True)
+
+
 def write_student_library(assignment: Assignment, course: Course) -> None:
     """Stubbed student files and verbatim library files, over what nbgrader copied."""
     repo = course.repo
     dest = release_dir(assignment, course)
     for rel in assignment.student_files:
         text = (repo / rel).read_text(encoding="utf-8")
-        _write(dest / rel, stub_source(text, rel))
+        _write(dest / rel, student_stub(assignment, rel, text))
     for rel in assignment.library_files:
         _copy(repo / rel, dest / rel)
 
@@ -243,9 +300,22 @@ def scan_release(assignment: Assignment, course: Course) -> list[str]:
 
 
 def collect_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]:
-    """Non-trivial lines of every solution region and hidden-test block, keyed by stripped text.
+    """Non-trivial lines of every solution region and hidden-test block, keyed by stripped text,
+    of this assignment and of every other one the course declares (a release must leak none)."""
+    secrets = _secrets_of(assignment, course)
+    for name in course.assignments():
+        if name != assignment.name:
+            try:
+                other = course.assignment(name)
+            except CourseError:
+                continue  # its own validate says what is wrong with it
+            for text, secret in _secrets_of(other, course).items():
+                secrets.setdefault(text, secret)
+    return secrets
 
-    Library solutions come from the repo; hidden tests from the course's source notebooks."""
+
+def _secrets_of(assignment: Assignment, course: Course) -> dict[str, Secret]:
+    """Library solutions come from the repo; hidden tests and model answers from the source notebooks."""
     repo = course.repo
     secrets: dict[str, Secret] = {}
     for path in _reference_py_files(assignment, repo):

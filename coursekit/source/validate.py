@@ -15,13 +15,8 @@ from typing import Iterable, Sequence
 
 import nbformat
 
-from coursekit.assignment import HW1_TOTAL_POINTS, Assignment
+from coursekit.assignment import DECLARATION, Assignment
 from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, MarkerError, Region, find_regions
-
-# Point totals stated by the course's specs; the validator holds each assignment to its own.
-EXPECTED_TOTALS = {"hw1": HW1_TOTAL_POINTS}
-
-ASSIGNMENT_FILE = "coursekit/assignment.py"
 
 
 @dataclass(frozen=True)
@@ -56,6 +51,8 @@ class _Cell:
     grade_id: str
     graded: bool
     points: float | None  # None when missing or invalid (already reported)
+    solution: bool = False
+    cell_type: str = "code"
 
 
 def validate(assignment: Assignment, repo: Path, *, expected_total: int | None = None) -> list[Problem]:
@@ -80,8 +77,10 @@ def validate(assignment: Assignment, repo: Path, *, expected_total: int | None =
         problems += trouble
     problems += _check_duplicate_ids(cells)
     problems += _check_items(assignment, [c for c in cells if c.graded], unreadable)
+    problems += _check_cells_of_items(assignment, cells, unreadable)
+    problems += _check_checks(assignment, repo)
     if expected_total is None:
-        expected_total = EXPECTED_TOTALS.get(assignment.name)
+        expected_total = assignment.declared_total
     if expected_total is not None:
         problems += _check_totals(assignment, cells, expected_total, complete=not unreadable)
     return problems
@@ -107,12 +106,34 @@ def library_roots(assignment: Assignment) -> list[str]:
 # --- the reference library ------------------------------------------------------------
 
 
+def declaration_file(assignment: Assignment) -> str:
+    return f"source/{assignment.name}/{DECLARATION}"
+
+
+def _declared(assignment: Assignment, needle: str) -> str:
+    """The declaration, with the line that mentions ``needle``."""
+    try:
+        for n, line in enumerate(assignment.source.read_text(encoding="utf-8").splitlines(), 1):
+            if needle in line:
+                return f"{declaration_file(assignment)}, line {n}"
+    except OSError:
+        pass
+    return declaration_file(assignment)
+
+
 def _check_library(assignment: Assignment, repo: Path) -> list[Problem]:
     problems: list[Problem] = []
     listed = set(assignment.student_files) | set(assignment.library_files)
     for rel in assignment.student_files + assignment.library_files:
         if not (repo / rel).is_file():
-            problems.append(Problem(rel, "listed in the assignment but missing"))
+            problems.append(Problem(_declared(assignment, rel), f"{rel} is declared but missing"))
+    for rel in assignment.student_files:
+        if (repo / rel).is_file():
+            defined = _top_level_names(repo / rel)
+            for name in assignment.names_in(rel) or ():
+                if defined is not None and name not in defined:
+                    problems.append(Problem(_declared(assignment, rel),
+                                            f"{rel} is declared with {name}, which it does not define"))
     for path in _library_py_files(assignment, repo):
         rel = path.relative_to(repo).as_posix()
         regions, trouble = _file_regions(path, rel, SOLUTION)
@@ -135,17 +156,54 @@ def _library_py_files(assignment: Assignment, repo: Path) -> list[Path]:
     return files
 
 
+def _top_level_names(path: Path) -> set[str] | None:
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, SyntaxError):
+        return None  # reported as the file's own problem
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return names
+
+
 def _check_kit_files(assignment: Assignment, repo: Path) -> list[Problem]:
+    """The fixture and the checks module exist; the module, shipped as-is, holds no solution."""
     problems: list[Problem] = []
-    for rel in assignment.fixtures + assignment.shipped_modules:
-        if not (repo / rel).is_file():
-            problems.append(Problem(rel, "listed in the assignment but missing"))
-    for rel in assignment.shipped_modules:
-        if (repo / rel).is_file():
-            regions, trouble = _file_regions(repo / rel, rel, SOLUTION)
-            problems += trouble
-            if regions:
-                problems.append(Problem(rel, "shipped module has a solution region, but shipped modules are released as-is"))
+    for key, rel in (("fixture", assignment.fixture), ("checks", assignment.checks)):
+        if rel and not (repo / rel).is_file():
+            problems.append(Problem(_declared(assignment, rel), f"{key} file {rel} is declared but missing"))
+    if not assignment.checks and assignment.auto_items:
+        problems.append(Problem(declaration_file(assignment), "autograded items need a checks module (checks = ...)"))
+    if assignment.checks and (repo / assignment.checks).is_file():
+        rel = assignment.checks
+        regions, trouble = _file_regions(repo / rel, rel, SOLUTION)
+        problems += trouble
+        if regions:
+            problems.append(Problem(rel, "the checks module has a solution region, but it is shipped to students as-is"))
+    return problems
+
+
+def _check_checks(assignment: Assignment, repo: Path) -> list[Problem]:
+    """Every autograded item has its check in the module, and every check an item."""
+    if not assignment.checks or not (repo / assignment.checks).is_file():
+        return []
+    from coursekit.checks import load_checks
+
+    try:
+        checks = load_checks(repo / assignment.checks)
+    except Exception as exc:  # noqa: BLE001 - any failure of the instructor's module is reported here
+        return [Problem(assignment.checks, f"cannot be loaded: {type(exc).__name__}: {exc}")]
+    problems = [Problem(_declared(assignment, f'"{item.grade_id}"'), f"item {item.grade_id!r} has no check in "
+                        f"{assignment.checks}") for item in assignment.auto_items if item.grade_id not in checks]
+    auto = {item.grade_id for item in assignment.auto_items}
+    problems += [Problem(assignment.checks, f"check {grade_id!r} is not an autograded item of {DECLARATION}")
+                 for grade_id in checks if grade_id not in auto]
     return problems
 
 
@@ -190,7 +248,8 @@ def _check_cells(nb: nbformat.NotebookNode, notebook: str, rel: str) -> tuple[li
         problems += [Problem(rel, m, **where) for m in _cell_problems(cell, meta)]
         if grade_id:
             points = _valid_points(meta.get("points")) if meta.get("grade") else None
-            cells.append(_Cell(notebook, rel, index, grade_id, bool(meta.get("grade")), points))
+            cells.append(_Cell(notebook, rel, index, grade_id, bool(meta.get("grade")), points,
+                               bool(meta.get("solution")), cell.cell_type))
     return cells, problems
 
 
@@ -263,7 +322,7 @@ def _check_items(assignment: Assignment, graded: list[_Cell], unreadable: set[st
     for item in assignment.items:
         where = notebook_path(assignment, item.notebook)
         if item.notebook not in assignment.notebooks:
-            problems.append(Problem(ASSIGNMENT_FILE, f"item {item.grade_id!r} is in notebook {item.notebook!r}, which the assignment does not list"))
+            problems.append(Problem(_declared(assignment, f'"{item.grade_id}"'), f"item {item.grade_id!r} is in notebook {item.notebook!r}, which the assignment does not list"))
         found = by_id.get(item.grade_id, [])
         if not found and item.notebook not in unreadable:
             problems.append(Problem(where, f"graded item {item.grade_id!r} ({item.points} points) is missing: no graded cell has this grade_id"))
@@ -281,9 +340,33 @@ def _check_items(assignment: Assignment, graded: list[_Cell], unreadable: set[st
 def _check_totals(assignment: Assignment, cells: list[_Cell], expected: int, *, complete: bool) -> list[Problem]:
     problems: list[Problem] = []
     if assignment.total_points != expected:
-        problems.append(Problem(ASSIGNMENT_FILE, f"{assignment.name} items total {assignment.total_points} points, the spec says {expected}"))
+        problems.append(Problem(_declared(assignment, "total_points"), f"{assignment.name} items total {assignment.total_points} points, total_points says {expected}"))
     in_notebooks = sum(c.points or 0 for c in cells if c.graded)
     # With a notebook missing the sum is meaningless, and that notebook is already reported.
     if complete and in_notebooks != expected:
-        problems.append(Problem(f"source/{assignment.name}", f"graded cells total {in_notebooks:g} points, the spec says {expected}"))
+        problems.append(Problem(f"source/{assignment.name}", f"graded cells total {in_notebooks:g} points, total_points says {expected}"))
+    return problems
+
+
+def _check_cells_of_items(assignment: Assignment, cells: list[_Cell], unreadable: set[str]) -> list[Problem]:
+    """Written items are answer cells (graded and solution); code-cell items name a solution cell."""
+    problems: list[Problem] = []
+    by_id = {c.grade_id: c for c in cells}
+    for item in assignment.items:
+        where = _declared(assignment, f'"{item.grade_id}"')
+        graded = by_id.get(item.grade_id)
+        if item.manual and graded is not None and graded.graded and not graded.solution:
+            problems.append(Problem(graded.path, "a written (manually graded) item must be an answer cell: "
+                                                 "graded and a solution cell", graded.index, item.grade_id))
+        if not item.manual and graded is not None and graded.solution:
+            problems.append(Problem(graded.path, "an autograded item's graded cell must be a test cell, "
+                                                 "not a solution cell", graded.index, item.grade_id))
+        if item.cell and item.notebook not in unreadable:
+            code = by_id.get(item.cell)
+            if code is None or code.notebook != item.notebook:
+                problems.append(Problem(where, f"item {item.grade_id!r} runs cell {item.cell!r}, which "
+                                               f"{item.notebook}.ipynb does not have"))
+            elif not code.solution or code.graded or code.cell_type != "code":
+                problems.append(Problem(code.path, f"cell {item.cell!r} holds the code of {item.grade_id!r}: it must be "
+                                                   "an ungraded code solution cell", code.index, item.cell))
     return problems

@@ -1,4 +1,4 @@
-"""The graded checks of hw1 (MyTorch), one per grade id.
+"""The graded checks of hw1 (MyTorch), one per grade id (declared in assignment.toml).
 
 ``run_*`` functions are the only code here that touches the student's
 library; ``ref_*`` functions compute the expected values with PyTorch
@@ -11,7 +11,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from coursekit.checks import Arrays, Check, Verdict, as_array, register
+from coursekit.checks import Arrays, Check, Checks, Verdict, as_array
+
+checks = Checks()  # the kit finds this assignment's checks here
 
 # --- helpers -----------------------------------------------------------------
 
@@ -81,7 +83,7 @@ def compare_linear_init(out: Arrays, x: Arrays) -> Verdict:
     return Verdict(True, f"W: mean {mean:.4f}, std {std:.4f}, normal-shaped; b zeros")
 
 
-register(Check("linear_init", "Linear.__init__", inputs_linear_init, run_linear_init,
+checks.add(Check("linear_init", "Linear.__init__", inputs_linear_init, run_linear_init,
                compare=compare_linear_init))
 
 
@@ -116,9 +118,9 @@ def _only(keys: tuple[str, ...], ref):
     return lambda x: {k: v for k, v in ref(x).items() if k in keys}
 
 
-register(Check("linear_forward", "Linear.forward", inputs_linear, run_linear_forward,
+checks.add(Check("linear_forward", "Linear.forward", inputs_linear, run_linear_forward,
                _only(("O",), ref_linear)))
-register(Check("linear_backward", "Linear.backward", inputs_linear, run_linear_backward,
+checks.add(Check("linear_backward", "Linear.backward", inputs_linear, run_linear_backward,
                _only(("dLdA", "dLdW", "dLdb"), ref_linear), flat=frozenset({"dLdb"})))
 
 # --- losses ----------------------------------------------------------------------
@@ -156,9 +158,9 @@ for _gid, _cls, _torch_name, _advice in [
     ("mse", "MSELoss", "MSELoss", ()),
     ("ce", "CrossEntropyLoss", "CrossEntropyLoss", (("logits of size 1e3", _extreme_logits),)),
 ]:
-    register(Check(f"{_gid}_forward", f"{_cls}.forward", inputs_loss, _run_loss(_cls, False),
+    checks.add(Check(f"{_gid}_forward", f"{_cls}.forward", inputs_loss, _run_loss(_cls, False),
                    _only(("L",), _ref_loss(_torch_name)), advice=_advice))
-    register(Check(f"{_gid}_backward", f"{_cls}.backward", inputs_loss, _run_loss(_cls, True),
+    checks.add(Check(f"{_gid}_backward", f"{_cls}.backward", inputs_loss, _run_loss(_cls, True),
                    _only(("dLdO",), _ref_loss(_torch_name)), advice=_advice))
 
 # --- SGD ---------------------------------------------------------------------------
@@ -193,7 +195,7 @@ def ref_sgd_step(x: Arrays) -> Arrays:
     return {f"{p}{i}": x[f"{p}{i}"] - lr * x[f"dLd{p}{i}"] for i in range(3) for p in "Wb"}
 
 
-register(Check("sgd_step", "SGD.step", inputs_sgd, run_sgd_step, ref_sgd_step,
+checks.add(Check("sgd_step", "SGD.step", inputs_sgd, run_sgd_step, ref_sgd_step,
                flat=frozenset({"b0", "b1", "b2"})))
 
 # --- activations ---------------------------------------------------------------------
@@ -233,7 +235,7 @@ def _extreme_sigmoid() -> Arrays:
 for _gid, _cls, _advice in [("sigmoid", "Sigmoid", (("inputs of -1e3 and 1e3", _extreme_sigmoid),)),
                             ("tanh", "Tanh", (("inputs of -1e3 and 1e3", _extreme_sigmoid),)),
                             ("relu", "ReLU", ())]:
-    register(Check(_gid, f"{_cls}.forward and backward", inputs_activation, _run_activation(_cls),
+    checks.add(Check(_gid, f"{_cls}.forward and backward", inputs_activation, _run_activation(_cls),
                    _ref_activation(_gid), advice=_advice))
 
 # --- MLPs -------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ def _ref_mlp(model: str):
 
 
 for _model in MLP_DEPTH:
-    register(Check(_model.lower(), f"{_model} forward and backward", _inputs_mlp(_model), _run_mlp(_model),
+    checks.add(Check(_model.lower(), f"{_model} forward and backward", _inputs_mlp(_model), _run_mlp(_model),
                    _ref_mlp(_model), flat=frozenset(f"dLdb{i}" for i in range(MLP_DEPTH[_model]))))
 
 # --- the visible (fixture) case of each check ---------------------------------------------
@@ -324,8 +326,6 @@ def fixture_inputs(grade_id: str, base: Arrays) -> Arrays:
         return {"H": H}
     if grade_id == "mlp0":
         return {"X": X, "dLdA": dLdZ, "h": np.array(0), "W0": W, "b0": b.reshape(-1)}
-    from coursekit.checks import REGISTRY
-
     shape = {"linear_init": {"d": 256, "h": 512}, "sgd_step": {"d": 4, "h": 3, "lr": 0.1}}.get(
         grade_id, {"N": 5, "d": 10, "h": 8, "o": 5})
-    return REGISTRY[grade_id].inputs(FIXTURE_SEED, **shape)
+    return checks[grade_id].inputs(FIXTURE_SEED, **shape)
