@@ -23,7 +23,8 @@ import numpy as np
 from coursekit.assignment import Assignment, Item
 from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
-from coursekit.autograde.submission import Submission, check_notebooks, fingerprint, read_submission
+from coursekit.autograde.submission import (Submission, cell_sources, check_notebooks, fingerprint,
+                                            read_submission)
 from coursekit.assignment import SHIPPED_CHECKS
 from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks
 from coursekit.checks.tester import render
@@ -68,6 +69,8 @@ class SubmissionResult:
     sandboxed: bool = True
     grader_peak_mb: float = 0.0  # the grading process's own peak RSS so far (hostile answers must not grow it)
     isolation: list[str] = field(default_factory=list)  # what held in the sandbox: bubblewrap, seccomp, cgroup
+    # Written (manually graded) items: grade id -> "answered", "unanswered" (as released) or "missing".
+    written: dict[str, str] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -112,6 +115,7 @@ class Grader:
         self.released_files = {str(p.relative_to(release)) for p in release.rglob("*")
                                if p.is_file() and "__pycache__" not in p.parts}
         self.released_cells = _graded_cells(assignment, release)
+        self.released_answers = _answer_cells(assignment, release)
         # The same for every student: read the fixture and build the inputs once.
         self.visible = {i.grade_id: fixture_case(i.grade_id, self.fixture) for i in assignment.auto_items}
         self.plans = {i.grade_id: self._plan(i) for i in assignment.auto_items}
@@ -140,10 +144,24 @@ class Grader:
                  for item in self.assignment.auto_items]
         for result in items:
             result.title = self.checks[result.grade_id].title
+        written = self._written(folder)
         return SubmissionResult(student, self.assignment.name, items, sub.notes,
                                 fingerprint(folder, grader_inputs(self.assignment, self.course)),
                                 time.monotonic() - start, self._sandboxed(),
-                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, self._isolation)
+                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, self._isolation, written)
+
+    def _written(self, folder: Path) -> dict[str, str]:
+        """Whether each written item's answer cell was answered (changed from the release)."""
+        status: dict[str, str] = {}
+        sources: dict[str, dict[str, str | None]] = {}
+        for item in self.assignment.manual_items:
+            if item.notebook not in sources:
+                sources[item.notebook] = cell_sources(folder, item.notebook)[0]
+            source = sources[item.notebook].get(item.grade_id)
+            released = self.released_answers.get(item.grade_id, "")
+            status[item.grade_id] = "missing" if source is None else \
+                "unanswered" if source.strip() == released.strip() else "answered"
+        return status
 
     def _file_problems(self, item: Item, sub: Submission) -> list[str]:
         return [p for rel in item.files for p in sub.file_problems.get(rel, [])]
@@ -366,6 +384,19 @@ def _why_missing(result: sandbox.Result, limits: sandbox.Limits) -> str:
         return (f"the grading harness was killed (signal {result.returncode - 128}) while this item ran: "
                 "by the item's own code, or a limit")
     return f"the grading harness ended (exit status {result.returncode}) before answering this item"
+
+
+def _answer_cells(assignment: Assignment, release: Path) -> dict[str, str]:
+    """grade id -> the released (blank) source of each written item's answer cell."""
+    wanted = {item.grade_id for item in assignment.manual_items}
+    found: dict[str, str] = {}
+    for name in {item.notebook for item in assignment.manual_items}:
+        nb = nbformat.read(release / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in wanted:
+                found[grade_id] = cell.source
+    return found
 
 
 def _graded_cells(assignment: Assignment, release: Path) -> dict[str, dict[str, str]]:

@@ -170,6 +170,20 @@ def _read_cells(folder: Path, rel: str) -> tuple[list, str | None]:
     return nb["cells"], None
 
 
+def cell_sources(folder: Path, notebook: str) -> tuple[dict[str, str | None], str | None]:
+    """grade id -> source of each cell with nbgrader metadata in a handed-in notebook (None: the
+    source is not text), and the problem if the notebook cannot be read; never raises."""
+    cells, problem = _read_cells(folder, f"{notebook}.ipynb")
+    found: dict[str, str | None] = {}
+    for cell in cells:
+        metadata = cell.get("metadata") if isinstance(cell, dict) else None
+        meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(grade_id, str) and grade_id not in found:
+            found[grade_id] = _source_text(cell.get("source", ""))
+    return found, problem
+
+
 def _source_text(source: object) -> str | None:
     if isinstance(source, str):
         return source
