@@ -73,7 +73,7 @@ def main() -> None:
     import torch
 
     import mytorch
-    from coursekit.training import minibatches, one_hot, torch_twin
+    from helpers.training import minibatches, one_hot, torch_twin
 
     torch.set_num_threads(args.threads)
     blas = limit_blas(args.threads)

@@ -34,8 +34,6 @@ SHIPPED_MODULES = (
     "coursekit/handin/pdf.py",
     "coursekit/handin/run.py",
     "coursekit/handin/spec.py",
-    "coursekit/training.py",
-    "coursekit/viz.py",
 )
 # Where the assignment's checks module lives in a release and in the grading sandbox.
 SHIPPED_CHECKS = "coursekit/checks/assignment.py"
@@ -72,6 +70,8 @@ class Assignment:
     checks: str = ""  # the checks module, relative to the course
     fixture: str = ""  # the fixture file, relative to the course ("" if none)
     samples: str = ""  # a module of typical mistakes (BUGS) for the demo's "buggy" student
+    # Course files shipped next to the notebooks: (path in the release, path in the course).
+    ship: tuple[tuple[str, str], ...] = ()
     title: str = ""
     package: str = "mytorch"
     student_names: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -168,7 +168,7 @@ def _parse(name: str, data: dict[str, Any], path: Path, text: str) -> Assignment
         return value
 
     known = ("title", "notebooks", "checks", "fixture", "samples", "total_points", "library", "policy", "limits",
-             "items", "written")
+             "ship", "items", "written")
     unknown = set(data) - set(known)
     if unknown:
         raise fail(sorted(unknown)[0], f"unknown key (known: {', '.join(known)})")
@@ -221,6 +221,10 @@ def _parse(name: str, data: dict[str, Any], path: Path, text: str) -> Assignment
     for key, value in (("fixture", fixture), ("samples", samples)):
         if not isinstance(value, str):
             raise fail(key, "must be a path")
+    ship = data.get("ship", {})
+    if not isinstance(ship, dict) or not all(isinstance(v, str) for v in ship.values()):
+        raise fail("ship", "must be a table of released path = course file", "[ship]")
+    shipped = tuple((relpath(dest, "ship"), relpath(src, "ship")) for dest, src in ship.items())
     title = data.get("title", name)
     if not isinstance(title, str):
         raise fail("title", "must be a string")
@@ -228,7 +232,7 @@ def _parse(name: str, data: dict[str, Any], path: Path, text: str) -> Assignment
         name=name, notebooks=notebooks, items=tuple(items), student_files=tuple(rel for rel, _ in names),
         library_files=tuple(relpath(f, "library.given.files") for f in given_files),
         checks=relpath(checks, "checks") if checks else "", fixture=relpath(fixture, "fixture") if fixture else "",
-        samples=relpath(samples, "samples") if samples else "",
+        samples=relpath(samples, "samples") if samples else "", ship=shipped,
         title=title, package=package, student_names=tuple(names), allowed_modules=modules,
         item_seconds=item_seconds, memory_mb=memory_mb, declared_total=total, source=path)
 

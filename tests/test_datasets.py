@@ -339,7 +339,7 @@ def test_module_imports_only_numpy_and_stdlib():
     import sys
 
     code = (
-        "import sys; import coursekit.datasets, coursekit.training; "
+        "import sys; import coursekit.datasets, helpers.training; "
         "bad = sorted(m for m in ('sklearn', 'torch', 'matplotlib', 'tqdm', 'scipy') if m in sys.modules); "
         "print(','.join(bad))"
     )

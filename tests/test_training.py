@@ -1,4 +1,4 @@
-"""coursekit.training: MyTorch and PyTorch trained side by side from the same start.
+"""helpers/training.py (shipped to hw1 as coursekit.training): MyTorch and PyTorch trained side by side from the same start.
 
 The reference MyTorch must learn (digits >= 95 %, regression loss falling)
 and must track PyTorch step for step; a MyTorch with one planted bug must
@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import mytorch
-from coursekit import training
+from helpers import training
 from coursekit.datasets import load_dataset
 
 
