@@ -1,11 +1,11 @@
 """`course`: the instructor's command line, run in (or with --course) a course directory.
 
-    course new hw3           scaffold a new assignment in source/hw3 that validates and releases
-    course validate hw1      refuse a broken source before anything leaves it
-    course release hw1       student folder in release/hw1 (no solutions, no hidden tests)
-    course collect hw1 DIR   import the students' hand-in zips into submitted/
-    course autograde hw1     grade submitted/*/hw1 (sandboxed, parallel) into the gradebook
-    course export hw1        class CSV of per-item scores
+    course new A             scaffold a new assignment in source/A that validates and releases
+    course validate A        refuse a broken source before anything leaves it
+    course release A         student folder in release/A (no solutions, no hidden tests)
+    course collect A DIR     import the students' hand-in zips into submitted/
+    course autograde A       grade submitted/*/A (sandboxed, parallel) into the gradebook
+    course export A          class CSV of per-item scores
     course demo              the whole pipeline on built-in sample submissions
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`course collect hw1 FOLDER`: import hand-in zips into ``submitted/<student>/hw1/``.
+"""`course collect <assignment> FOLDER`: import hand-in zips into ``submitted/<student>/<assignment>/``.
 
 Like nbgrader's ``zip_collect``, for the zips ``python handin.py`` writes and a
 course site (LMS) hands back in a bulk download.  Who and when come only from

@@ -4,9 +4,9 @@ A check is "run the student's code on these inputs, compare with this
 reference".  The three parts are kept apart on purpose so that the same
 check serves three callers:
 
-* the visible tester cell (``check("linear_forward")``: stored fixture
+* the visible tester cell (``check("item")``: stored fixture
   inputs, stored and live PyTorch references, a table the student can read);
-* the hidden block of the same cell (``check("linear_forward", seed=7, N=3)``:
+* the hidden block of the same cell (``check("item", seed=7, N=3)``:
   inputs the student never saw);
 * the out-of-process grader, which runs only :attr:`Check.run` in a sandboxed
   child and compares the plain arrays it hands back itself.

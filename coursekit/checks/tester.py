@@ -1,7 +1,7 @@
 """What a tester notebook cell calls: run one check in this kernel and show it.
 
-    check("linear_forward")                  # visible: handout fixture vs PyTorch
-    check("linear_forward", seed=7, N=3)     # new inputs, as hidden tests do
+    check("item")                  # visible: handout fixture vs PyTorch
+    check("item", seed=7, N=3)     # new inputs, as hidden tests do
 """
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ class ZipCheck:
     missing: list[str] = field(default_factory=list)  # required paths the zip lacks
     ignored: list[str] = field(default_factory=list)  # members outside the layout (not extracted)
     meta: dict[str, Any] = field(default_factory=dict)  # handin.json, if the zip has a readable one
-    prefix: str = ""  # "hw1/" when the files sit in one folder instead of at the top
+    prefix: str = ""  # "<assignment>/" when the files sit in one folder instead of at the top
 
     @property
     def ok(self) -> bool:
@@ -198,7 +198,7 @@ def _unsafe(zip_name: str, infos: list[zipfile.ZipInfo]) -> str:
 
 
 def _layout(check: ZipCheck, spec: HandinSpec, infos: list[zipfile.ZipInfo]) -> None:
-    """Map members to layout paths; a zip of the whole folder (``hw1/...``) is accepted too."""
+    """Map members to layout paths; a zip of the whole folder (``<assignment>/...``) is accepted too."""
     files = [i.filename for i in infos if not i.is_dir() and not i.filename.startswith(JUNK)]
     prefix = check.prefix = _common_folder(files, spec)
     allowed = set(spec.notebook_files())
@@ -212,7 +212,7 @@ def _layout(check: ZipCheck, spec: HandinSpec, infos: list[zipfile.ZipInfo]) -> 
 
 
 def _common_folder(files: list[str], spec: HandinSpec) -> str:
-    """"" for a flat zip; "hw1/" when everything sits in one folder and nothing at the top."""
+    """"" for a flat zip; "<assignment>/" when everything sits in one folder and nothing at the top."""
     if any(f in spec.required_members() for f in files):
         return ""
     tops = {PurePosixPath(f).parts[0] for f in files if len(PurePosixPath(f).parts) > 1}

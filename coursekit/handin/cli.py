@@ -20,7 +20,7 @@ from typing import Any
 
 from coursekit.handin.spec import STUDENT_ID, HandinError, HandinSpec
 
-NOTEBOOK_TIMEOUT = 600  # seconds; hw1's slowest notebook (training) takes ~15
+NOTEBOOK_TIMEOUT = 600  # seconds; a training notebook takes ~15
 
 PROFILE = ".handin.json"
 FORMAT_VERSION = 1

@@ -20,7 +20,7 @@ class HandinError(Exception):
 
 @dataclass(frozen=True)
 class HandinSpec:
-    name: str  # "hw1"
+    name: str  # the assignment's name
     notebooks: tuple[str, ...]  # tester notebooks, without ".ipynb", in handout order
     student_files: tuple[str, ...]  # library files students edit, relative to the folder
     library_roots: tuple[str, ...]  # top-level folders of the library ("mytorch",)

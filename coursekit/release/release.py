@@ -84,11 +84,12 @@ def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
     repo = course.repo
     dest = source_dir(assignment, course)
     course_files = assignment.student_files + assignment.library_files + assignment.fixtures
-    copies = course_files + assignment.shipped_modules + (SHIPPED_CHECKS,)
+    copies = course_files + assignment.shipped_modules + (SHIPPED_CHECKS,) + tuple(rel for rel, _ in assignment.ship)
     for top in sorted({Path(rel).parts[0] for rel in copies if len(Path(rel).parts) > 1}):
         shutil.rmtree(dest / top, ignore_errors=True)
     written = [_copy(repo / rel, dest / rel) for rel in course_files]
     written += [_copy(KIT_ROOT / rel, dest / rel) for rel in assignment.shipped_modules]
+    written += [_copy(repo / src, dest / rel) for rel, src in assignment.ship]
     written.append(_copy(repo / assignment.checks, dest / SHIPPED_CHECKS))
     for package in sorted({str(Path(rel).parent) for rel in assignment.shipped_modules + (SHIPPED_CHECKS,)}):
         init = dest / package / "__init__.py"
@@ -282,7 +283,7 @@ Do not rename files, classes or graded cells. Good luck, and have fun!
 @dataclass(frozen=True)
 class Secret:
     text: str  # stripped
-    origin: str  # "mytorch/nn/linear.py:15" or "source/hw1/X.ipynb: cell 3"
+    origin: str  # "mytorch/nn/layer.py:15" or "source/<assignment>/X.ipynb: cell 3"
     what: str  # "solution" or "hidden test"
 
 

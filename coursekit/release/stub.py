@@ -45,7 +45,7 @@ def _stub(begin_line: str, function: str | None) -> str:
 
 
 def _enclosing_functions(text: str, regions: list[Region]) -> list[str | None]:
-    """Qualified name (``Linear.forward``) of the innermost def around each region, if any."""
+    """Qualified name (``Layer.forward``) of the innermost def around each region, if any."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
