@@ -32,8 +32,7 @@ from coursekit.samples import make_samples  # noqa: E402
 
 
 def build_course(root: Path, n: int) -> Course:
-    course = Course(root, repo=REPO)
-    course.take_notebooks_from_repo("hw1")
+    course = Course.copy_of(REPO, root)
     release(HW1, course, force=True)
     samples = make_samples(HW1, course)
     kinds = list(samples)
@@ -46,7 +45,7 @@ def build_course(root: Path, n: int) -> Course:
 
 def clone(course: Course, root: Path) -> Course:
     shutil.copytree(course.root, root)
-    return Course(root, repo=REPO)
+    return Course(root)
 
 
 def totals(course: Course) -> dict[str, float]:

@@ -46,8 +46,7 @@ def release(root: Path) -> Path:
     from coursekit.course import Course
     from coursekit.release.release import release as do_release
 
-    course = Course(root, repo=REPO)
-    course.take_notebooks_from_repo("hw1")
+    course = Course.copy_of(REPO, root)
     return do_release(HW1, course, force=True)
 
 

@@ -127,9 +127,15 @@ def declaration_path(course_dir: Path, name: str) -> Path:
 
 
 def assignment_names(course_dir: Path) -> list[str]:
-    """Every assignment declared in the course directory, in name order."""
+    """Every assignment declared in the course directory, in course order: names sorted with
+    their numbers compared as numbers (hw1 < hw2 < hw10)."""
     source = Path(course_dir) / "source"
-    return sorted(p.parent.name for p in source.glob(f"*/{DECLARATION}")) if source.is_dir() else []
+    names = [p.parent.name for p in source.glob(f"*/{DECLARATION}")] if source.is_dir() else []
+    return sorted(names, key=natural_key)
+
+
+def natural_key(name: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def load_assignment(course_dir: Path, name: str) -> Assignment:

@@ -54,15 +54,33 @@ class Course:
             return self.root / stage / assignment
         return self.root / stage / student / assignment
 
-    def take_notebooks_from_repo(self, assignment: str) -> Path:
-        """A course root other than the repo starts from the repo's instructor notebooks.
+    @classmethod
+    def copy_of(cls, source: Path, root: Path, db_url: str = "") -> "Course":
+        """A new course directory at ``root`` holding ``source``'s sources, none of its generated
+        folders or gradebook: its declarations, checks and notebooks, the library packages, the
+        fixtures, the shipped course files, nbgrader_config.py (the demo and the tests grade there)."""
+        source, root = Path(source).resolve(), Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        tops, assembled = {"source", "data"}, {"coursekit", "data"}
+        for name in assignment_names(source):
+            assignment = load_assignment(source, name)
+            tops |= {Path(rel).parts[0] for rel in assignment.student_files + assignment.library_files}
+            tops |= {Path(src).parts[0] for _, src in assignment.ship}
+            assembled |= {Path(rel).parts[0] for rel in assignment.student_files + assignment.library_files}
+        generated = {"__pycache__", ".ipynb_checkpoints"}
 
-        Only the notebooks: the rest of source/<assignment> is assembled by release."""
-        src, dest = self.repo / "source" / assignment, self.folder("source", assignment)
-        dest.mkdir(parents=True, exist_ok=True)
-        for notebook in sorted(src.glob("*.ipynb")):
-            shutil.copyfile(notebook, dest / notebook.name)
-        return dest
+        def skip(folder: str, names: list[str]) -> set[str]:
+            # What `course release` assembles into source/<name>/ is generated, like caches.
+            here = Path(folder)
+            copied = here.parent.name == "source" and here.parent.parent == source
+            return {n for n in names if n in generated or n.endswith(".pyc") or (copied and n in assembled)}
+
+        for top in sorted(tops):
+            if (source / top).is_dir():
+                shutil.copytree(source / top, root / top, ignore=skip, dirs_exist_ok=True)
+        if (source / "nbgrader_config.py").is_file():
+            shutil.copyfile(source / "nbgrader_config.py", root / "nbgrader_config.py")
+        return cls(root, db_url=db_url)
 
     def students(self, assignment: str) -> list[str]:
         """Students with a folder for this assignment in submitted/."""

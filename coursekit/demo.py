@@ -34,7 +34,7 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, dict[str, f
     from coursekit.samples import make_samples
     from coursekit.source.validate import validate_or_raise
 
-    course = Course(fresh_root(Path(folder)), repo=repo)
+    course = Course.copy_of(repo, fresh_root(Path(folder)))
     names = course.assignments()
     if not names:
         raise CourseError(f"{repo}: declares no assignment (source/<name>/assignment.toml)")
@@ -43,7 +43,7 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, dict[str, f
         assignment = course.assignment(name)
         step = _steps(5, name)
         step("validate the source")
-        validate_or_raise(assignment, repo)
+        validate_or_raise(assignment, course.repo)
         step("release the student version")
         release(assignment, course, force=True)
         step("hand in sample submissions: reference, blank, buggy")

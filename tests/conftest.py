@@ -28,8 +28,7 @@ def released_course(tmp_path_factory, repo):
     from coursekit.release.release import release
 
     root = tmp_path_factory.mktemp("course")
-    course = Course(root, repo=repo)
-    course.take_notebooks_from_repo("hw1")
+    course = Course.copy_of(repo, root)
     release(HW1, course, force=True)
     return course
 
@@ -41,7 +40,7 @@ def copy_course(course, root):
     from coursekit.course import Course
 
     shutil.copytree(course.root, root, symlinks=True)
-    return Course(root, repo=course.repo)
+    return Course(root)
 
 
 @pytest.fixture

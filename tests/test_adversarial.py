@@ -32,6 +32,9 @@ LIMITS = sandbox.Limits(wall_seconds=10, cpu_seconds=10, memory_bytes=1 << 30, m
                         max_output_bytes=64 << 10, max_file_bytes=16 << 20)
 
 
+KIT = Path(__file__).resolve().parent.parent / "coursekit"
+
+
 def checksums(*roots: Path) -> dict[str, str]:
     """Every entry below the roots: content of regular files, type of anything else.
 
@@ -114,8 +117,8 @@ def graded(released_course, tmp_path_factory):
     for hostile in HOSTILE:
         build(hostile, course.folder("release", "hw1"), repo,
               course.folder("submitted", "hw1", hostile.name))
-    instructor = [repo / d for d in ("mytorch", "coursekit", "data", "source")] + \
-                 [course.root / "source", course.root / "release"]
+    # The course's sources and release, and the kit itself.
+    instructor = [course.root / d for d in ("mytorch", "data", "source", "helpers", "release")] + [KIT]
     before = checksums(*instructor)
     submissions_before = checksums(course.root / "submitted")
     scratch_before = scratch_dirs()

@@ -123,15 +123,26 @@ def test_a_run_killed_half_way_resumes(released_course, tmp_path):
     assert totals == {s: 35 if i % 2 == 0 else 0 for i, s in enumerate(students)}
 
 
-def test_cli_errors_are_one_line(released_course, tmp_path):
+def test_cli_errors_are_one_line(released_course, repo, tmp_path):
+    from coursekit.course import Course
+
+    def course(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "coursekit.cli", *args], capture_output=True, text=True,
+                              cwd=repo)
+
     empty = tmp_path / "nothing"
     empty.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "coursekit.cli", "--course", str(empty), "autograde", "hw1"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 1
-    assert proc.stderr.strip().count("\n") == 0 and "course release hw1" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "coursekit.cli", "validate", "hw9"], capture_output=True, text=True)
-    assert proc.returncode == 1 and "unknown assignment 'hw9'" in proc.stderr and "Traceback" not in proc.stderr
+    unreleased = Course.copy_of(repo, tmp_path / "unreleased").root
+    for args, words in [
+        (("--course", str(empty), "autograde", "hw1"), "no declaration for assignment 'hw1'; `course new hw1`"),
+        (("autograde", "hw1", "--course", str(unreleased)), "run `course release hw1` first"),
+        (("--course", str(tmp_path / "missing"), "scores", "hw1"), "no such course directory"),
+        (("scores", "hw1", "--course", str(unreleased)), "no gradebook at"),
+        (("validate", "hw9"), "no declaration for assignment 'hw9'; this course has hw1"),
+    ]:
+        proc = course(*args)
+        assert proc.returncode == 1, args
+        assert proc.stderr.strip().count("\n") == 0 and words in proc.stderr, (args, proc.stderr)
 
 
 def test_grading_refuses_to_run_unsandboxed_unless_asked(graded, monkeypatch):

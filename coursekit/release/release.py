@@ -6,6 +6,13 @@ the solutions.  So the release is: validate, assemble the non-notebook files
 into ``source/<name>/``, run nbgrader, overwrite the student files with stubs,
 add a README and requirements, then scan every released file for any line of
 a solution or hidden test.  A release that fails the scan is removed.
+
+One reference library serves every assignment of the course.  An assignment
+releases only the files it declares, only the top-level classes and functions
+it declares in them, and only the ``### BEGIN FROM`` / ``### BEGIN UNTIL``
+regions in its scope (see :mod:`coursekit.source.markers`).  The scan looks for
+the secrets of every assignment, for the lines a later assignment's release
+adds to the library, and for the names and files a later assignment adds.
 """
 from __future__ import annotations
 
@@ -19,12 +26,12 @@ from typing import Iterable, Iterator
 
 import nbformat
 
-from coursekit.assignment import SHIPPED_CHECKS, Assignment
+from coursekit.assignment import DECLARATION, SHIPPED_CHECKS, Assignment
 from coursekit.course import Course, CourseError
 from coursekit.handin.spec import launcher_source, spec_of
-from coursekit.release.stub import stub_source
-from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, Region, find_regions
-from coursekit.source.validate import library_roots, notebook_path, validate_or_raise
+from coursekit.release.stub import StubError, scope_text, stub_source
+from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, Region, course_order, find_regions
+from coursekit.source.validate import course_assignments, library_roots, notebook_path, validate_or_raise
 
 STUDENT_REQUIREMENTS = (
     "numpy",
@@ -57,7 +64,8 @@ class ReleaseError(RuntimeError):
 class LeakError(ReleaseError):
     def __init__(self, leaks: list[str]):
         self.leaks = leaks
-        super().__init__("the release leaks solutions or hidden tests; it was removed:\n" + "\n".join(leaks))
+        super().__init__("the release leaks solutions, hidden tests or a later assignment's parts; it was removed:\n"
+                         + "\n".join(leaks))
 
 
 def release_dir(assignment: Assignment, course: Course) -> Path:
@@ -112,10 +120,27 @@ def _copy(src: Path, dst: Path) -> Path:
     return dst
 
 
-def student_stub(assignment: Assignment, rel: str, text: str) -> str:
-    """The released form of a student file: solutions stubbed, and only the classes and
-    functions this assignment has reached (a later assignment's additions stay out)."""
-    return keep_top_level(stub_source(text, rel), assignment.names_in(rel))
+def order_of(assignment: Assignment, course: Course | None = None) -> list[str]:
+    """The course's assignments in order, ``assignment`` among them: those declared in ``course``
+    (by default, in the course directory holding the assignment's declaration)."""
+    if course is not None:
+        return course_order(course.repo, assignment.name)
+    source = assignment.source
+    course_dir = source.parent.parent.parent if source.name == DECLARATION else None
+    return course_order(course_dir, assignment.name)
+
+
+def student_stub(assignment: Assignment, rel: str, text: str, order: list[str] | None = None) -> str:
+    """The released form of a student file: the regions of other assignments' scope gone,
+    solutions stubbed, and only the classes and functions this assignment has reached
+    (a later assignment's additions stay out). ``order``: the course's assignments."""
+    view = scope_text(text, assignment.name, order or order_of(assignment), rel)
+    return keep_top_level(stub_source(view, rel), assignment.names_in(rel))
+
+
+def library_view(assignment: Assignment, rel: str, text: str, order: list[str] | None = None) -> str:
+    """The released form of a library file (given as-is): only the regions in the assignment's scope."""
+    return scope_text(text, assignment.name, order or order_of(assignment), rel)
 
 
 def keep_top_level(text: str, names: tuple[str, ...] | None) -> str:
@@ -178,26 +203,28 @@ def run_generate_assignment(assignment: Assignment, course: Course) -> None:
 def remove_instructor_files(assignment: Assignment, course: Course) -> None:
     """nbgrader copies all of source/<name>/: the declaration, checks and samples are not for students
     (the checks ship as the kit's copy, coursekit/checks/assignment.py)."""
-    source, dest = source_dir(assignment, course), release_dir(assignment, course)
-    own = [assignment.source] + [course.source_file(rel) for rel in (assignment.checks, assignment.samples) if rel]
-    for path in own:
-        for base in dict.fromkeys((course.repo / "source" / assignment.name, source)):
-            try:
-                rel = path.resolve().relative_to(base.resolve())
-            except ValueError:
-                continue
-            (dest / rel).unlink(missing_ok=True)
+    folder, dest = f"source/{assignment.name}/", release_dir(assignment, course)
+    own = [f"{folder}{DECLARATION}", assignment.checks, assignment.samples]
+    for rel in own:
+        if rel and rel.startswith(folder):
+            (dest / rel[len(folder):]).unlink(missing_ok=True)
 
 
 def write_student_library(assignment: Assignment, course: Course) -> None:
     """Stubbed student files and verbatim library files, over what nbgrader copied."""
     repo = course.repo
     dest = release_dir(assignment, course)
+    order = order_of(assignment, course)
     for rel in assignment.student_files:
         text = (repo / rel).read_text(encoding="utf-8")
-        _write(dest / rel, student_stub(assignment, rel, text))
+        _write(dest / rel, student_stub(assignment, rel, text, order))
     for rel in assignment.library_files:
-        _copy(repo / rel, dest / rel)
+        text = _read(repo / rel)
+        view = library_view(assignment, rel, text, order)
+        if view is text:
+            _copy(repo / rel, dest / rel)  # byte for byte
+        else:
+            _write(dest / rel, view)
 
 
 def write_student_docs(assignment: Assignment, course: Course) -> None:
@@ -205,6 +232,13 @@ def write_student_docs(assignment: Assignment, course: Course) -> None:
     _write(dest / "requirements.txt", "".join(f"{r}\n" for r in STUDENT_REQUIREMENTS))
     _write(dest / "README.md", student_readme(assignment))
     _write(dest / "handin.py", launcher_source(spec_of(assignment)))
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        raise ReleaseError(f"{path}: listed in the assignment but missing")
+    with path.open(encoding="utf-8", newline="") as f:
+        return f.read()
 
 
 def _write(path: Path, text: str) -> None:
@@ -284,11 +318,13 @@ Do not rename files, classes or graded cells. Good luck, and have fun!
 class Secret:
     text: str  # stripped
     origin: str  # "mytorch/nn/layer.py:15" or "source/<assignment>/X.ipynb: cell 3"
-    what: str  # "solution" or "hidden test"
+    what: str  # "solution", "hidden test", "model answer", or the later assignment whose part it is
 
 
 def scan_release(assignment: Assignment, course: Course) -> list[str]:
-    """Every place a line of a solution or a hidden test appears under ``release/<name>/``."""
+    """Every place under ``release/<name>/`` where a line of a solution, a hidden test or a model
+    answer (of any assignment), or a line only a later assignment's library shows, appears;
+    and every file, class or function a later assignment adds that the release holds."""
     secrets = collect_secrets(assignment, course)
     dest = release_dir(assignment, course)
     leaks: list[str] = []
@@ -297,7 +333,7 @@ def scan_release(assignment: Assignment, course: Course) -> list[str]:
         for where, line in _released_lines(path):
             for secret in _matches(line, secrets):
                 leaks.append(f"{rel}: {where}: {secret.what} line from {secret.origin}: {secret.text}")
-    return leaks
+    return leaks + later_parts_in_release(assignment, course)
 
 
 def collect_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]:
@@ -312,6 +348,8 @@ def collect_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]
                 continue  # its own validate says what is wrong with it
             for text, secret in _secrets_of(other, course).items():
                 secrets.setdefault(text, secret)
+    for text, secret in _later_secrets(assignment, course).items():
+        secrets.setdefault(text, secret)
     return secrets
 
 
@@ -356,24 +394,36 @@ def _region_lines(lines: list[str], *kinds: Kind) -> Iterator[tuple[int, str]]:
 
 
 def _notebook_secrets(path: Path, rel: str) -> Iterator[Secret]:
-    nb = nbformat.read(path, as_version=4)
-    # All cells as one list of lines, so that "outside the regions" means anywhere
-    # in the notebook (a hidden test may repeat a visible line without being secret).
-    lines: list[str] = []
-    secret_at: dict[int, tuple[int, str]] = {}  # line -> (cell index, what)
-    for index, cell in enumerate(nb.cells):
-        cell_lines = cell.source.split("\n")
-        for kind, what in ((SOLUTION, "solution"), (HIDDEN_TESTS, "hidden test")):
-            for region in find_regions(cell_lines, kind)[0]:
-                for i in range(region.begin, region.end + 1):
-                    secret_at[len(lines) + i] = (index, what)
-        lines += cell_lines
+    lines, secret_at = _notebook_parts(path)
     public = {line.strip() for i, line in enumerate(lines) if i not in secret_at}
     for i, (index, what) in sorted(secret_at.items()):
         text = lines[i].strip()
         if _is_marker(text) or text in public or _trivial(text):
             continue
         yield Secret(text, f"{rel}: cell {index}", what)
+
+
+def _notebook_parts(path: Path) -> tuple[list[str], dict[int, tuple[int, str]]]:
+    """All cells' lines as one list, so that "outside the regions" means anywhere in the notebook
+    (a hidden test may repeat a visible line without being secret); and line -> (cell, what)
+    for the secret ones: solution regions, hidden tests, and the whole of a solution cell without
+    a region (nbgrader blanks it: a written item's model answer, or a code cell's solution)."""
+    nb = nbformat.read(path, as_version=4)
+    lines: list[str] = []
+    secret_at: dict[int, tuple[int, str]] = {}
+    for index, cell in enumerate(nb.cells):
+        cell_lines = cell.source.split("\n")
+        solutions = find_regions(cell_lines, SOLUTION)[0]
+        for kind, what in ((SOLUTION, "solution"), (HIDDEN_TESTS, "hidden test")):
+            for region in find_regions(cell_lines, kind)[0]:
+                for i in range(region.begin, region.end + 1):
+                    secret_at[len(lines) + i] = (index, what)
+        if (cell.get("metadata", {}).get("nbgrader") or {}).get("solution") and not solutions:
+            what = "solution" if cell.cell_type == "code" else "model answer"
+            for i in range(len(cell_lines)):
+                secret_at.setdefault(len(lines) + i, (index, what))
+        lines += cell_lines
+    return lines, secret_at
 
 
 def _is_marker(text: str) -> bool:
@@ -401,6 +451,220 @@ def _matches(line: str, secrets: dict[str, Secret]) -> Iterator[Secret]:
     for secret in secrets.values():
         if len(secret.text) >= MIN_SUBSTRING_CHARS and secret.text in text:
             yield secret
+
+
+# --- what a later assignment adds ---------------------------------------------------------
+
+
+def _course_parts(assignment: Assignment, course: Course) -> tuple[list[str], dict[str, Assignment]]:
+    """The course's order, and its assignments that load (``assignment`` as given)."""
+    return order_of(assignment, course), course_assignments(assignment, course.repo)
+
+
+def released_views(assignment: Assignment, course: Course, order: list[str]) -> dict[str, str]:
+    """rel -> the text this assignment releases for each of its library files (that can be made)."""
+    views: dict[str, str] = {}
+    for rel in assignment.student_files + assignment.library_files:
+        try:
+            text = _read(course.repo / rel)
+            views[rel] = student_stub(assignment, rel, text, order) if rel in assignment.student_files \
+                else library_view(assignment, rel, text, order)
+        except (OSError, UnicodeDecodeError, ReleaseError, StubError, SyntaxError):
+            continue  # that assignment's own validate says what is wrong
+    return views
+
+
+def _later(assignment: Assignment, order: list[str], course_as: dict[str, Assignment]) -> list[Assignment]:
+    return [course_as[n] for n in order[order.index(assignment.name) + 1:] if n in course_as]
+
+
+def _later_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]:
+    """The lines a later assignment's release shows in the library and this one's does not (its
+    FROM regions, its classes' docstrings, its files), keyed by stripped text. Lines this release
+    is meant to show anyway (its library, its notebooks' visible parts, the kit's modules and the
+    shipped course files) are no secret."""
+    order, course_as = _course_parts(assignment, course)
+    later = _later(assignment, order, course_as)
+    if not later:
+        return {}
+    public = {line.strip() for view in released_views(assignment, course, order).values()
+              for line in view.splitlines()}
+    shipped = [KIT_ROOT / rel for rel in assignment.shipped_modules] + [course.repo / src for _, src in assignment.ship]
+    for path in shipped:
+        try:
+            public |= {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
+        except (OSError, UnicodeDecodeError):
+            continue
+    for name in assignment.notebooks:
+        path = course.repo / notebook_path(assignment, name)
+        try:
+            lines, secret_at = _notebook_parts(path)
+        except Exception:  # noqa: BLE001 - a notebook nbformat cannot read: validate reports it
+            continue
+        public |= {line.strip() for i, line in enumerate(lines) if i not in secret_at}
+    secrets: dict[str, Secret] = {}
+    for other in later:
+        for rel, view in released_views(other, course, order).items():
+            try:
+                reference = [line.strip() for line in _read(course.repo / rel).splitlines()]
+            except (OSError, UnicodeDecodeError, ReleaseError):
+                reference = []
+            for line in view.splitlines():
+                text = line.strip()
+                if text in public or text in secrets or _trivial(text):
+                    continue
+                where = f"{rel}:{reference.index(text) + 1}" if text in reference else rel
+                secrets[text] = Secret(text, where, other.name)
+    return secrets
+
+
+def later_names(assignment: Assignment, course: Course) -> dict[str, str]:
+    """The top-level classes and functions, and the modules (dotted), that a later assignment adds
+    to the library and neither this assignment nor an earlier one has: name -> that assignment."""
+    order, course_as = _course_parts(assignment, course)
+    later = _later(assignment, order, course_as)
+    if not later:
+        return {}
+    here = order.index(assignment.name)
+    reached: set[str] = set()
+    files: set[str] = set()
+    for other in [course_as[n] for n in order[: here + 1] if n in course_as]:
+        reached |= {n for names in _reached(other, course, order).values() for n in names}
+        files |= set(other.student_files + other.library_files)
+    added: dict[str, str] = {}
+    for other in later:
+        for names in _reached(other, course, order).values():
+            for name in names:
+                if name not in reached:
+                    added.setdefault(name, other.name)
+        for rel in other.student_files + other.library_files:
+            if rel not in files and rel.endswith(".py"):
+                added.setdefault(_module(rel), other.name)
+    return added
+
+
+def _reached(assignment: Assignment, course: Course, order: list[str]) -> dict[str, set[str]]:
+    """rel -> the top-level classes and functions the assignment releases in each student file."""
+    import ast
+
+    reached: dict[str, set[str]] = {}
+    for rel, view in released_views(assignment, course, order).items():
+        if rel not in assignment.student_files:
+            continue
+        names = set(assignment.names_in(rel) or ())
+        try:
+            tree = ast.parse(view)
+        except SyntaxError:
+            tree = ast.Module(body=[], type_ignores=[])
+        names |= {n.name for n in tree.body if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))}
+        reached[rel] = names
+    return reached
+
+
+def _module(rel: str) -> str:
+    module = rel[:-3].replace("/", ".")
+    return module[: -len(".__init__")] if module.endswith(".__init__") else module
+
+
+def later_parts_in_release(assignment: Assignment, course: Course) -> list[str]:
+    """Every library file the release holds that the assignment does not declare, and every use of
+    a class, function or module that a later assignment adds, in the released library files and
+    in the notebooks' imports. (Prose may name them: `Softmax` in a docstring is not a class.)"""
+    order, course_as = _course_parts(assignment, course)
+    added = later_names(assignment, course)
+    dest = release_dir(assignment, course)
+    roots = {root for a in course_as.values() for root in library_roots(a)}
+    files = set(assignment.student_files + assignment.library_files)
+    leaks: list[str] = []
+    for path in sorted(p for p in dest.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = path.relative_to(dest).as_posix()
+        shown = path.relative_to(course.root).as_posix()
+        if rel.split("/")[0] in roots and rel not in files:
+            by = added.get(_module(rel)) if rel.endswith(".py") else None
+            leaks.append(f"{shown}: a library file {assignment.name} does not declare"
+                         + (f" ({by} adds it)" if by else ""))
+            continue
+        if not added or path.suffix not in (".py", ".ipynb"):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if path.suffix == ".py" and rel in files:
+            found = _uses(text, added, _module(rel), assignment.package, code=True)
+            leaks += [f"{shown}: line {n}: {name}, which {added[name]} adds" for n, name in found]
+        elif path.suffix == ".ipynb":
+            for index, source in _code_cells(text):
+                found = _uses(source, added, "", assignment.package, code=False)
+                leaks += [f"{shown}: cell {index}: {name}, which {added[name]} adds" for _, name in found]
+    return leaks
+
+
+def _code_cells(text: str) -> Iterator[tuple[int, str]]:
+    try:
+        cells = json.loads(text).get("cells", [])
+    except (json.JSONDecodeError, AttributeError):
+        return
+    for index, cell in enumerate(cells):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            yield index, "".join(source) if isinstance(source, list) else str(source)
+
+
+def _uses(source: str, added: dict[str, str], module: str, package: str, *, code: bool) -> list[tuple[int, str]]:
+    """(line, name) of each use of an added name or module in ``source`` (a module ``module`` of the
+    library, or a notebook cell). In library code every definition, name, attribute and import
+    counts; in a notebook, imports from the package and attributes of it."""
+    import ast
+
+    # IPython's magics and shell escapes are not Python: blank them, keep the line numbers.
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        if not code:
+            return []
+        return [(n, name) for n, line in enumerate(lines, 1) for name in added
+                if "." not in name and re.search(rf"(?<![\w.]){re.escape(name)}\b", line)]
+    found: list[tuple[int, str]] = []
+
+    def module_hit(dotted: str, line: int) -> None:
+        for name in added:
+            if "." in name and (dotted == name or dotted.startswith(name + ".")):
+                found.append((line, name))
+
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = module.split(".")[: -node.level] if module else []
+                base = ".".join(parent + ([base] if base else []))
+            if not code and base.split(".")[0] != package:
+                continue
+            module_hit(base, line)
+            for alias in node.names:
+                if alias.name in added:
+                    found.append((line, alias.name))
+                module_hit(f"{base}.{alias.name}", line)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                module_hit(alias.name, line)
+        elif isinstance(node, ast.Attribute):
+            root, parts = node, []
+            while isinstance(root, ast.Attribute):
+                parts.insert(0, root.attr)
+                root = root.value
+            ours = isinstance(root, ast.Name) and root.id == package
+            if (code or ours) and node.attr in added:
+                found.append((line, node.attr))
+            if ours:
+                module_hit(".".join([package] + parts), line)
+        elif code and isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in added:
+            found.append((line, node.name))
+        elif code and isinstance(node, ast.Name) and node.id in added:
+            found.append((line, node.id))
+    return sorted(set(found))
 
 
 def _released_lines(path: Path) -> Iterator[tuple[str, str]]:

@@ -4,17 +4,60 @@ Every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region (markers
 included) becomes ``# YOUR CODE HERE`` plus a ``raise NotImplementedError``
 at the BEGIN marker's indentation; every other byte is kept, so docstrings,
 signatures and given code reach students exactly as written.
+
+Before that, :func:`scope_text` cuts the file down to one assignment's view:
+the ``### BEGIN FROM <a>`` / ``### BEGIN UNTIL <a>`` regions it does not
+reach go, with every scope marker (see :mod:`coursekit.source.markers`).
 """
 from __future__ import annotations
 
 import ast
 import re
+from typing import Sequence
 
-from coursekit.source.markers import SOLUTION, Region, find_regions
+from coursekit.source.markers import SOLUTION, Region, find_regions, find_scopes, scope_errors
 
 
 class StubError(ValueError):
     """The reference file cannot be stubbed safely (bad markers, or the stub would not compile)."""
+
+
+def scope_text(text: str, assignment: str, order: Sequence[str], path: str) -> str:
+    """``text`` as the release of ``assignment`` shows it: without the scope markers, and without
+    the regions out of its scope (``order``: the course's assignments, in order).
+
+    A file without scope markers comes back unchanged. Where a dropped region leaves two blank
+    stretches meeting, the second goes, so that the view reads as if written for ``assignment``.
+    """
+    if "FROM" not in text and "UNTIL" not in text:
+        return text  # the common case, byte for byte
+    lines = text.splitlines(keepends=True)
+    bare = [line.rstrip("\r\n") for line in lines]
+    errors = scope_errors(bare, order)
+    if errors:
+        raise StubError("\n".join(f"{path}:{e.line}: {e.message}" for e in errors))
+    scopes, _ = find_scopes(bare)
+    if not scopes:
+        return text
+    if assignment not in order:
+        raise StubError(f"{path}: {assignment!r} is not one of the course's assignments ({', '.join(order)})")
+    markers = {i for s in scopes for i in (s.begin, s.end)}
+    dropped = {i for s in scopes if not s.keeps(assignment, order) for i in range(s.begin, s.end + 1)}
+    ends = {s.end for s in scopes if not s.keeps(assignment, order)}
+    out: list[str] = []
+    # Right after a dropped region that followed a blank line (or the top of the file),
+    # the blank lines after it would double up: they go too.
+    squeeze = False
+    for i, line in enumerate(lines):
+        if i in ends:
+            squeeze = not out or not out[-1].strip()
+        if i in dropped or i in markers:
+            continue
+        if squeeze and not bare[i].strip():
+            continue
+        squeeze = False
+        out.append(line)
+    return "".join(out)
 
 
 def stub_source(text: str, path: str) -> str:

@@ -1,8 +1,10 @@
-"""Finding ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (and hidden-test) regions.
+"""Finding ``### BEGIN SOLUTION`` / ``### END SOLUTION`` (and hidden-test) regions, and the
+assignment-scoped ``### BEGIN FROM <a>`` / ``### BEGIN UNTIL <a>`` regions of the library.
 
 nbgrader treats any line that *contains* a delimiter as a marker, so this
 does too: a line that nbgrader would act on but that is not the plain
-``### BEGIN ...`` form is reported rather than silently skipped.
+``### BEGIN ...`` form is reported rather than silently skipped.  The scoped
+regions are the kit's own (nbgrader never sees them), read the same way.
 """
 from __future__ import annotations
 
@@ -66,3 +68,124 @@ def find_regions(lines: Sequence[str], kind: Kind) -> tuple[list[Region], list[M
         errors.append(MarkerError(open_at + 1, f"'{kind.begin}' without a matching '{kind.end}'"))
     return regions, errors
 
+
+
+# --- assignment-scoped regions ------------------------------------------------------------
+#
+# One reference library serves the whole course, and a later assignment may change what an
+# earlier one released (hw2's activations take ``backward(self, dLdA=None)``, hw1's take
+# ``backward(self)``).  A reference file says so inline, in regions named after assignments:
+#
+#     ### BEGIN UNTIL hw1          kept in the releases of hw1 and of every assignment before it
+#     ...
+#     ### END UNTIL
+#     ### BEGIN FROM hw2           kept in the releases of hw2 and of every assignment after it
+#     ...
+#     ### END FROM
+#
+# "Before" and "after" are the course's order of assignments: the names of the assignments it
+# declares (source/<name>/assignment.toml) in natural order, digits compared as numbers, so
+# hw2 comes before hw10.  A release drops the marker lines and every region out of its scope
+# (with the blank lines that would double up where it stood); the reference itself stays
+# importable Python with both variants, the later definition winning at import.  Scoped
+# regions do not nest in each other; solution regions go inside them (or around them), never
+# across their edges.  The ``### END`` line may repeat the assignment's name.
+
+SCOPES = ("FROM", "UNTIL")
+_SCOPE_MENTION = re.compile(r"\b(BEGIN|END) (FROM|UNTIL)\b")
+_SCOPE_BEGIN = re.compile(r"\s*#+ BEGIN (FROM|UNTIL) ([A-Za-z][A-Za-z0-9_-]*)\s*")
+_SCOPE_END = re.compile(r"\s*#+ END (FROM|UNTIL)(?: ([A-Za-z][A-Za-z0-9_-]*))?\s*")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A FROM or UNTIL region: 0-based indices of its two marker lines."""
+
+    begin: int
+    end: int
+    kind: str  # "FROM" or "UNTIL"
+    assignment: str
+
+    def keeps(self, assignment: str, order: Sequence[str]) -> bool:
+        """Whether the release of ``assignment`` keeps this region's body."""
+        here, edge = order.index(assignment), order.index(self.assignment)
+        return here >= edge if self.kind == "FROM" else here <= edge
+
+
+def natural_key(name: str) -> tuple:
+    """hw2 before hw10: digit runs compare as numbers (then the name itself breaks ties)."""
+    parts = re.split(r"(\d+)", name)
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
+
+
+def course_order(course_dir, *also: str) -> list[str]:
+    """The course's assignments in order: those it declares, and ``also``, in natural order."""
+    from coursekit.assignment import assignment_names
+
+    names = set(assignment_names(course_dir)) if course_dir is not None else set()
+    return sorted(names | set(also), key=natural_key)
+
+
+def find_scopes(lines: Sequence[str]) -> tuple[list[Scope], list[MarkerError]]:
+    """Pair the FROM/UNTIL markers of ``lines``; report every marker that is malformed or unpaired."""
+    scopes: list[Scope] = []
+    errors: list[MarkerError] = []
+    open_at: tuple[int, str, str] | None = None  # (index, kind, assignment)
+    for i, line in enumerate(lines):
+        mention = _SCOPE_MENTION.search(line)
+        if mention is None:
+            continue
+        word, kind = mention.groups()
+        if word == "BEGIN":
+            match = _SCOPE_BEGIN.fullmatch(line)
+            if match is None or match.group(1) != kind:
+                errors.append(MarkerError(i + 1, f"'BEGIN {kind}' must stand alone on its line as "
+                                                 f"'### BEGIN {kind} <assignment>'"))
+                continue
+            if open_at is not None:
+                errors.append(MarkerError(i + 1, f"'BEGIN {kind}' inside the 'BEGIN {open_at[1]}' region opened on "
+                                                 f"line {open_at[0] + 1} (scoped regions do not nest)"))
+                continue
+            open_at = (i, kind, match.group(2))
+            continue
+        match = _SCOPE_END.fullmatch(line)
+        if match is None or match.group(1) != kind:
+            errors.append(MarkerError(i + 1, f"'END {kind}' must stand alone on its line as '### END {kind}'"))
+            continue
+        if open_at is None:
+            errors.append(MarkerError(i + 1, f"'END {kind}' without a matching 'BEGIN {kind}'"))
+            continue
+        begin, open_kind, name = open_at
+        if open_kind != kind:
+            errors.append(MarkerError(i + 1, f"'END {kind}' closes the 'BEGIN {open_kind}' region opened on "
+                                             f"line {begin + 1}"))
+        elif match.group(2) and match.group(2) != name:
+            errors.append(MarkerError(i + 1, f"'END {kind} {match.group(2)}' closes 'BEGIN {kind} {name}' "
+                                             f"(line {begin + 1})"))
+        scopes.append(Scope(begin, i, open_kind, name))
+        open_at = None
+    if open_at is not None:
+        errors.append(MarkerError(open_at[0] + 1, f"'BEGIN {open_at[1]}' without a matching 'END {open_at[1]}'"))
+    return scopes, errors
+
+
+def scope_errors(lines: Sequence[str], order: Sequence[str]) -> list[MarkerError]:
+    """Everything wrong with the scoped regions of ``lines`` in a course whose assignments are ``order``:
+    malformed or unpaired markers, unknown assignments, solution regions across a region's edge."""
+    scopes, errors = find_scopes(lines)
+    for scope in scopes:
+        if scope.assignment not in order:
+            known = ", ".join(order) if order else "none"
+            errors.append(MarkerError(scope.begin + 1, f"'BEGIN {scope.kind} {scope.assignment}' names no assignment "
+                                                       f"of the course (it has: {known})"))
+    solutions, _ = find_regions(lines, SOLUTION)
+    for region in solutions:
+        for scope in scopes:
+            inside = scope.begin < region.begin and region.end < scope.end
+            around = region.begin < scope.begin and scope.end < region.end
+            apart = region.end < scope.begin or scope.end < region.begin
+            if not (inside or around or apart):
+                errors.append(MarkerError(region.begin + 1, (
+                    f"solution region (lines {region.begin + 1}-{region.end + 1}) crosses the edge of the "
+                    f"'BEGIN {scope.kind} {scope.assignment}' region (lines {scope.begin + 1}-{scope.end + 1})")))
+    return sorted(errors, key=lambda e: e.line)

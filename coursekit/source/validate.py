@@ -7,6 +7,7 @@ solution or a silently wrong point total).
 """
 from __future__ import annotations
 
+import ast
 import json
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ from typing import Iterable, Sequence
 
 import nbformat
 
-from coursekit.assignment import DECLARATION, Assignment
-from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, MarkerError, Region, find_regions
+from coursekit.assignment import DECLARATION, Assignment, DeclarationError, assignment_names, load_assignment
+from coursekit.release.stub import StubError, scope_text, stub_source
+from coursekit.source.markers import (HIDDEN_TESTS, SOLUTION, Kind, MarkerError, Region, course_order, find_regions,
+                                      scope_errors)
 
 
 @dataclass(frozen=True)
@@ -123,29 +126,95 @@ def _declared(assignment: Assignment, needle: str) -> str:
 
 def _check_library(assignment: Assignment, repo: Path) -> list[Problem]:
     problems: list[Problem] = []
+    course = course_assignments(assignment, repo)
+    order = course_order(repo, assignment.name)
     listed = set(assignment.student_files) | set(assignment.library_files)
+    anyone = {rel for a in course.values() for rel in a.student_files + a.library_files}
     for rel in assignment.student_files + assignment.library_files:
         if not (repo / rel).is_file():
             problems.append(Problem(_declared(assignment, rel), f"{rel} is declared but missing"))
-    for rel in assignment.student_files:
-        if (repo / rel).is_file():
-            defined = _top_level_names(repo / rel)
-            for name in assignment.names_in(rel) or ():
-                if defined is not None and name not in defined:
-                    problems.append(Problem(_declared(assignment, rel),
-                                            f"{rel} is declared with {name}, which it does not define"))
     for path in _library_py_files(assignment, repo):
         rel = path.relative_to(repo).as_posix()
         regions, trouble = _file_regions(path, rel, SOLUTION)
         problems += trouble
         if trouble:
             continue
+        text = path.read_text(encoding="utf-8")
+        scoping = [Problem(rel, f"line {e.line}: {e.message}") for e in scope_errors(text.splitlines(), order)]
+        problems += scoping
+        view = text if scoping or rel not in listed else scope_text(text, assignment.name, order, rel)
+        if view is not text:
+            regions = find_regions(view.splitlines(), SOLUTION)[0]
         if rel in assignment.student_files and not regions:
-            problems.append(Problem(rel, "student file has no '### BEGIN SOLUTION' region; it would be released complete"))
+            problems.append(Problem(rel, "student file has no '### BEGIN SOLUTION' region"
+                                         + (f" in {assignment.name}'s view" if view is not text else "")
+                                         + "; it would be released complete"))
         elif rel in assignment.library_files and regions:
             problems.append(Problem(rel, "library file has a solution region, but library files are released as-is"))
-        elif rel not in listed:
-            problems.append(Problem(rel, "neither a student file nor a library file of the assignment, so it would not be released"))
+        elif rel not in anyone:
+            problems.append(Problem(rel, "neither a student file nor a library file of any assignment of the course, "
+                                         "so it would not be released"))
+        if scoping or rel not in listed:
+            continue
+        problems += _check_view(assignment, rel, view)
+        if rel in assignment.student_files:
+            problems += _check_names(assignment, rel, text, view, course)
+    return problems
+
+
+def course_assignments(assignment: Assignment, repo: Path) -> dict[str, Assignment]:
+    """Every assignment the course under ``repo`` declares (those that load), with ``assignment`` as given."""
+    found: dict[str, Assignment] = {}
+    for name in assignment_names(repo):
+        if name != assignment.name:
+            try:
+                found[name] = load_assignment(repo, name)
+            except DeclarationError:
+                continue  # its own validate says what is wrong with it
+    found[assignment.name] = assignment
+    return found
+
+
+def _check_view(assignment: Assignment, rel: str, view: str) -> list[Problem]:
+    """The file as this assignment releases it must stub (student files) and compile."""
+    try:
+        if rel in assignment.student_files:
+            stub_source(view, rel)
+        else:
+            compile(view, rel, "exec")
+    except StubError as err:
+        return [Problem(rel, f"as {assignment.name} releases it: {line}") for line in str(err).splitlines()]
+    except SyntaxError as err:
+        return [Problem(rel, f"as {assignment.name} releases it, line {err.lineno}: does not compile: {err.msg}")]
+    return []
+
+
+def _check_names(assignment: Assignment, rel: str, text: str, view: str,
+                 course: dict[str, Assignment]) -> list[Problem]:
+    """Declared names the view defines; top-level classes and functions some assignment declares."""
+    problems: list[Problem] = []
+    defined = _names_in_text(view)
+    for name in assignment.names_in(rel) or ():
+        if defined is not None and name not in defined:
+            where = "" if view is text else f" in {assignment.name}'s view"
+            problems.append(Problem(_declared(assignment, rel),
+                                    f"{rel} is declared with {name}, which it does not define{where}"))
+    declared: set[str] = set()
+    for other in course.values():
+        if rel in other.student_files:
+            names = other.names_in(rel)
+            if names is None:
+                return problems  # an assignment that takes the whole file releases every name in it
+            declared |= set(names)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return problems
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in declared:
+            what = "class" if isinstance(node, ast.ClassDef) else "function"
+            problems.append(Problem(rel, f"line {node.lineno}: {what} {node.name} is declared by no assignment of the "
+                                         "course ([library.student]), so it would never be released"))
     return problems
 
 
@@ -156,12 +225,10 @@ def _library_py_files(assignment: Assignment, repo: Path) -> list[Path]:
     return files
 
 
-def _top_level_names(path: Path) -> set[str] | None:
-    import ast
-
+def _names_in_text(text: str) -> set[str] | None:
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, SyntaxError):
+        tree = ast.parse(text)
+    except SyntaxError:
         return None  # reported as the file's own problem
     names = set()
     for node in tree.body:
