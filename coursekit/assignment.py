@@ -128,7 +128,7 @@ def declaration_path(course_dir: Path, name: str) -> Path:
 
 def assignment_names(course_dir: Path) -> list[str]:
     """Every assignment declared in the course directory, in course order: names sorted with
-    their numbers compared as numbers (hw1 < hw2 < hw10)."""
+    their numbers compared as numbers (a1 < a2 < a10)."""
     source = Path(course_dir) / "source"
     names = [p.parent.name for p in source.glob(f"*/{DECLARATION}")] if source.is_dir() else []
     return sorted(names, key=natural_key)

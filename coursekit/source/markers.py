@@ -73,19 +73,19 @@ def find_regions(lines: Sequence[str], kind: Kind) -> tuple[list[Region], list[M
 # --- assignment-scoped regions ------------------------------------------------------------
 #
 # One reference library serves the whole course, and a later assignment may change what an
-# earlier one released (hw2's activations take ``backward(self, dLdA=None)``, hw1's take
-# ``backward(self)``).  A reference file says so inline, in regions named after assignments:
+# earlier one released (a later assignment's ``backward(self, grad=None)`` where an earlier
+# one had ``backward(self)``).  A reference file says so inline, in regions named after assignments:
 #
-#     ### BEGIN UNTIL hw1          kept in the releases of hw1 and of every assignment before it
+#     ### BEGIN UNTIL a1           kept in the releases of a1 and of every assignment before it
 #     ...
 #     ### END UNTIL
-#     ### BEGIN FROM hw2           kept in the releases of hw2 and of every assignment after it
+#     ### BEGIN FROM a2            kept in the releases of a2 and of every assignment after it
 #     ...
 #     ### END FROM
 #
 # "Before" and "after" are the course's order of assignments: the names of the assignments it
 # declares (source/<name>/assignment.toml) in natural order, digits compared as numbers, so
-# hw2 comes before hw10.  A release drops the marker lines and every region out of its scope
+# a2 comes before a10.  A release drops the marker lines and every region out of its scope
 # (with the blank lines that would double up where it stood); the reference itself stays
 # importable Python with both variants, the later definition winning at import.  Scoped
 # regions do not nest in each other; solution regions go inside them (or around them), never
@@ -113,7 +113,7 @@ class Scope:
 
 
 def natural_key(name: str) -> tuple:
-    """hw2 before hw10: digit runs compare as numbers (then the name itself breaks ties)."""
+    """a2 before a10: digit runs compare as numbers (then the name itself breaks ties)."""
     parts = re.split(r"(\d+)", name)
     return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
 
