@@ -25,11 +25,12 @@ CONFIG = GraderConfig(limits=LIMITS)
 # Two probe checks: each calls the student's function of the same name on x.
 PROBES = '''
 import numpy as np
-from coursekit.checks import Check, register
+from coursekit.checks import Check, Checks
 
+checks = Checks()
 for _name in ("first", "second"):
-    register(Check(_name, _name, make_inputs=lambda rng, shape: {"x": np.ones(3)},
-                   run=lambda mt, x, _name=_name: {"y": getattr(mt, _name)(x["x"])}))
+    checks.add(Check(_name, _name, make_inputs=lambda rng, shape: {"x": np.ones(3)},
+                     run=lambda mt, x, _name=_name: {"y": getattr(mt, _name)(x["x"])}))
 '''
 HONEST = "def first(x):\n    return x + 1\n\ndef second(x):\n    return x * 2\n"
 # Student code reaches anything with a name built at run time; the policy is not what stops it.
@@ -49,7 +50,7 @@ def harness(tmp_path: Path, libraries: dict[str, str], variants: dict[str, list[
     checks.mkdir(parents=True)
     (work / "kit" / "coursekit" / "__init__.py").write_text("")
     shutil.copy(KIT / "checks" / "__init__.py", checks / "__init__.py")
-    (checks / "hw1.py").write_text(PROBES)  # what the registry loads
+    (checks / "assignment.py").write_text(PROBES)  # where the harness finds the assignment's checks
     (work / "kit" / "coursekit" / "autograde").mkdir()
     (work / "kit" / "coursekit" / "autograde" / "__init__.py").write_text("")
     shutil.copy(KIT / "autograde" / "protocol.py", work / "kit" / "coursekit" / "autograde" / "protocol.py")

@@ -525,21 +525,22 @@ def test_a_corrupt_previous_result_means_grade_again(course_copy):
 
 def test_one_student_the_kit_cannot_look_at_does_not_stop_the_run(course_copy, monkeypatch, capsys):
     """Both students are settled before any worker starts: one unchanged, one whose fingerprint fails."""
-    from coursekit.autograde.grader import GraderConfig, ItemResult, SubmissionResult
+    from coursekit.autograde.grader import GraderConfig, ItemResult, SubmissionResult, grader_inputs
     from coursekit.feedback.report import write_outputs
 
     course = course_copy
+    inputs = grader_inputs(HW1, course)
     for student in ("bad", "good"):
         copy_release(course.folder("release", "hw1"), course.folder("submitted", "hw1", student))
         previous = SubmissionResult(student, "hw1", [ItemResult(i.grade_id, 0, i.points, "earlier")
                                                      for i in HW1.items],
-                                    [], fingerprint(course.folder("submitted", "hw1", student)))
+                                    [], fingerprint(course.folder("submitted", "hw1", student), inputs))
         write_outputs(previous, course.folder("autograded", "hw1", student), course.folder("feedback", "hw1", student))
 
-    def failing(folder):
+    def failing(folder, grader_inputs=()):
         if folder.parent.name == "bad":
             raise OSError("the disk went away")
-        return fingerprint(folder)
+        return fingerprint(folder, grader_inputs)
 
     monkeypatch.setattr(run, "fingerprint", failing)
     summary = run.autograde(HW1, course, students=["bad", "good"], progress=False,

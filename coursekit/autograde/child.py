@@ -1,10 +1,13 @@
 """The harness: the only program that runs student code during grading.
 
 Run as ``python -I -S -B child.py WORKDIR`` inside the sandbox.  WORKDIR is
-read-only and holds the grader's copy of the checks, and one or more
-libraries (``lib/<variant>/mytorch``: student files and stubs).  The job and
-every input arrive on stdin; answers leave through file descriptor 3, which
-only this process holds.
+read-only and holds the grader's copy of the checks, one or more libraries
+(``lib/<variant>/mytorch``: student files and stubs) and the code of the
+notebook cells that items run (``cells/``).  The job and every input arrive
+on stdin; answers leave through file descriptor 3, which only this process
+holds.  The job says, per item, what its check's ``run`` is given: the
+library package, imported, or a module made of one notebook cell's code,
+run on its own (it may import the library itself).
 
 Student code never runs in this process.  Each item runs in a worker forked
 for it: the worker closes descriptor 3, forgets every other item's inputs,
@@ -25,17 +28,19 @@ only.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import select
 import signal
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 
 RESULT_FD = 3
 MAX_ERROR = 2000
-IMPORT_FAILED = "importing mytorch failed"
+CELL_MODULE = "notebook_cell"  # the name a notebook cell's code runs under
 
 
 def main(workdir: Path) -> None:
@@ -52,14 +57,17 @@ def main(workdir: Path) -> None:
         header, arrays = frame
         inputs[(header["item"], header["case"])] = arrays
     checks = {grade_id: get(grade_id) for grade_id in job["items"]}
+    cells = {grade_id: (workdir / spec["cell"]).read_text(encoding="utf-8")
+             for grade_id, spec in job["items"].items() if spec.get("cell")}
     # Everything before this frame is the grader's; a failure there is not the student's.
     results.write(protocol.encode({"type": "ready"}))
     for grade_id, spec in job["items"].items():
         answers: dict[str, tuple[dict | None, str]] = {}
         for k, lib in enumerate(spec["libs"]):
-            answers = _run_item(job, grade_id, spec["cases"], workdir / "lib" / lib, checks, inputs)
-            if not all(why.startswith(IMPORT_FAILED) for arrays, why in answers.values()):
-                break  # imported: a retry with fewer files would change nothing
+            answers, imported = _run_item(job, grade_id, spec, workdir / "lib" / lib, checks, inputs,
+                                          cells.get(grade_id))
+            if imported:
+                break  # a retry with fewer files would change nothing
         for case in spec["cases"]:
             arrays, why = answers[case]
             if arrays is not None:
@@ -70,11 +78,11 @@ def main(workdir: Path) -> None:
     results.write(protocol.encode({"type": "done"}))
 
 
-def _run_item(job: dict, grade_id: str, cases: list[str], lib: Path, checks: dict,
-              inputs: dict) -> dict[str, tuple[dict | None, str]]:
-    """case -> (arrays, "") or (None, why there is no answer)."""
-    from coursekit.autograde import protocol
-
+def _run_item(job: dict, grade_id: str, spec: dict, lib: Path, checks: dict, inputs: dict,
+              cell: str | None) -> tuple[dict[str, tuple[dict | None, str]], bool]:
+    """case -> (arrays, "") or (None, why there is no answer); and whether the student code
+    imported (or, for a cell, ran) so that the item's cases could be tried."""
+    cases = spec["cases"]
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: from here on, anything may happen
@@ -83,7 +91,7 @@ def _run_item(job: dict, grade_id: str, cases: list[str], lib: Path, checks: dic
             os.close(RESULT_FD)
             mine = {case: inputs[(grade_id, case)] for case in cases}
             inputs.clear()  # tidy, not a secret: the other items' inputs are never answered for
-            _worker(job, checks[grade_id], mine, lib, write_end)
+            _worker(job, spec, checks[grade_id], mine, lib, cell, write_end)
         finally:
             os._exit(0)
     os.close(write_end)
@@ -91,10 +99,20 @@ def _run_item(job: dict, grade_id: str, cases: list[str], lib: Path, checks: dic
     _kill_leftovers(pid, everything=job["own_pid_namespace"])
     _, status = os.waitpid(pid, 0)
     why = why or _how_it_ended(status)
-    return _answers(data, cases, why, job["answer_bytes"])
+    return _answers(data, cases, why, job["answer_bytes"], _failed(job, spec))
 
 
-def _answers(data: bytes, cases: list[str], why: str, budget: int) -> dict[str, tuple[dict | None, str]]:
+def _failed(job: dict, spec: dict) -> str:
+    """How a student's code that did not import (or run) is reported."""
+    return f"running {spec['where']} failed" if spec.get("cell") else f"importing {_package(job)} failed"
+
+
+def _package(job: dict) -> str:
+    return job["package"]
+
+
+def _answers(data: bytes, cases: list[str], why: str, budget: int,
+             import_failed: str) -> tuple[dict[str, tuple[dict | None, str]], bool]:
     """Read a worker's frames, which must be exactly what the worker's own code sends:
     ``import_error``, or ``imported`` then one ``answer`` or ``error`` per case, in order.
 
@@ -114,10 +132,10 @@ def _answers(data: bytes, cases: list[str], why: str, budget: int) -> dict[str, 
     kinds = [header.get("type") for header, _ in frames]
     if "imported" not in kinds:
         failed = [str(h.get("message", "")) for h, _ in frames if h.get("type") == "import_error"]
-        return {case: (None, f"{IMPORT_FAILED}: {failed[-1] if failed else why or 'no reason given'}"[:MAX_ERROR])
-                for case in cases}
+        return {case: (None, f"{import_failed}: {failed[-1] if failed else why or 'no reason given'}"[:MAX_ERROR])
+                for case in cases}, False
     if frames[0][0] != {"type": "imported", "arrays": {}, "payload": 0}:
-        return {case: (None, void) for case in cases}
+        return {case: (None, void) for case in cases}, True
     answers: dict[str, tuple[dict | None, str]] = {}
     for case, (header, arrays) in zip(cases, frames[1:]):
         if header.get("case") != case or header.get("type") not in ("answer", "error") or \
@@ -126,11 +144,11 @@ def _answers(data: bytes, cases: list[str], why: str, budget: int) -> dict[str, 
         answers[case] = (arrays, "") if header["type"] == "answer" else \
             (None, str(header.get("message", ""))[:MAX_ERROR])
     if len(frames) - 1 > len(cases) or len(answers) < len(frames) - 1:
-        return {case: (None, void) for case in cases}
-    return {case: answers.get(case, (None, why or "no answer")) for case in cases}
+        return {case: (None, void) for case in cases}, True
+    return {case: answers.get(case, (None, why or "no answer")) for case in cases}, True
 
 
-def _worker(job: dict, check, inputs: dict, lib: Path, out: int) -> None:
+def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | None, out: int) -> None:
     from coursekit.autograde import protocol
 
     os.setpgid(0, 0)
@@ -148,22 +166,31 @@ def _worker(job: dict, check, inputs: dict, lib: Path, out: int) -> None:
             view = view[os.write(out, view):]
 
     try:
-        import mytorch
+        code = _run_cell(cell, spec["where"]) if cell is not None else importlib.import_module(_package(job))
     except BaseException as exc:  # noqa: BLE001 - any failure is the student's to read
-        send({"type": "import_error", "message": _describe(exc)})
+        send({"type": "import_error", "message": _describe(exc, job, spec)})
         return
     send({"type": "imported"})
     for case, arrays in inputs.items():
         try:
             with np.errstate(all="ignore"):
-                results = check.run(mytorch, arrays)
+                results = check.run(code, arrays)
             answer = {str(key): np.asarray(value, dtype=np.float64) for key, value in dict(results).items()}
             if sum(a.nbytes for a in answer.values()) > job["answer_bytes"]:
                 raise ValueError("the result is larger than any answer can be")
         except BaseException as exc:  # noqa: BLE001 - SystemExit included: exiting early earns nothing
-            send({"type": "error", "case": case, "message": _describe(exc)})
+            send({"type": "error", "case": case, "message": _describe(exc, job, spec)})
             continue
         send({"type": "answer", "case": case}, answer)
+
+
+def _run_cell(source: str, where: str) -> types.ModuleType:
+    """A module made of one notebook cell's code, run as the kernel would run the cell (no
+    future imports but its own), its tracebacks naming the cell."""
+    module = types.ModuleType(CELL_MODULE)
+    sys.modules[CELL_MODULE] = module  # dataclasses and pickling look modules up by name
+    exec(compile(source, where, "exec", dont_inherit=True), module.__dict__)
+    return module
 
 
 def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, str]:
@@ -242,19 +269,28 @@ def _block_imports(allowed: list[str]) -> None:
         @staticmethod
         def find_spec(name, path=None, target=None):
             top = name.split(".")[0]
-            if top in stdlib or any(name == p or name.startswith(p + ".") for p in allowed):
+            # sysconfig (which scipy, for one, reads) loads its platform's data module by a made-up name.
+            if top in stdlib or top.startswith("_sysconfigdata_") or \
+                    any(name == p or name.startswith(p + ".") for p in allowed):
                 return None
             raise ImportError(f"import of {name!r} is not allowed while grading")
 
     sys.meta_path.insert(0, Blocker())
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, job: dict, spec: dict) -> str:
+    """The error, and where in the student's code (a library file, or the notebook cell) it was raised."""
     if isinstance(exc, NotImplementedError):
         return f"not implemented yet ({exc})" if str(exc) else "not implemented yet"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "/mytorch/" in f.filename]
-    where = f" ({'mytorch/' + frames[-1].filename.split('/mytorch/')[-1]}, line {frames[-1].lineno})" \
-        if frames else ""
+    package = f"/{_package(job)}/"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if package in f.filename or (spec.get("cell") and f.filename == spec["where"])]
+    if not frames:
+        where = ""
+    elif package in frames[-1].filename:
+        where = f" ({package[1:] + frames[-1].filename.split(package)[-1]}, line {frames[-1].lineno})"
+    else:
+        where = f" ({spec['where']}, line {frames[-1].lineno})"
     return f"{type(exc).__name__}: {exc}{where}"[:MAX_ERROR]
 
 

@@ -2,13 +2,24 @@
 
 For each graded item a fresh sandboxed child (``child.py``) imports a
 library made of the student's files that the item uses, the released stubs
-for the rest, and re-exporting ``__init__`` files of the grader's own.  The
+for the rest, and re-exporting ``__init__`` files of the grader's own.  An
+item that runs a notebook solution cell (``cell = ...`` in the declaration)
+gets a module made of that one cell's code from the handed-in notebook
+instead, held to the same source policy; no other cell is ever run.  The
 child gets inputs and hands back plain arrays; this process — which never
 imports student code — computes the references and decides the points.
+
+What student code may import follows the assignment's ``[policy] modules``:
+the source policy checks the declared modules, and the sandbox shows the
+installed packages they belong to (numpy always: the harness needs it) and
+nothing else of site-packages.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib.metadata
+import importlib.util
 import resource
 import shutil
 import sys
@@ -23,8 +34,8 @@ import numpy as np
 from coursekit.assignment import Assignment, Item
 from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
-from coursekit.autograde.submission import (Submission, cell_sources, check_notebooks, fingerprint,
-                                            read_submission)
+from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
+                                            fingerprint, read_submission)
 from coursekit.assignment import SHIPPED_CHECKS
 from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks
 from coursekit.checks.tester import render
@@ -109,6 +120,9 @@ class Grader:
             raise CourseError(f"{release} does not exist; run `course release {assignment.name}` first")
         self.cases = read_cases(assignment, course.repo / "source" / assignment.name)
         self.checks = load_checks(course.source_file(assignment.checks))
+        self._check_kinds()
+        # CourseError now, not per student, if a declared package is not installed.
+        package_paths(harness_modules(assignment.allowed_modules, assignment.package))
         self.fixture = course.source_file(assignment.fixture)
         self.stubs = {rel: student_stub(assignment, rel, course.source_file(rel).read_text())
                       for rel in assignment.student_files}
@@ -163,7 +177,20 @@ class Grader:
                 "unanswered" if source.strip() == released.strip() else "answered"
         return status
 
+    def _check_kinds(self) -> None:
+        """Each check is given what its item runs: the library, or a notebook cell."""
+        for item in self.assignment.auto_items:
+            check = self.checks.get(item.grade_id)
+            if check is not None and (check.runs == "cell") != bool(item.cell):
+                says = f"runs cell {item.cell!r}" if item.cell else "runs library files"
+                raise CourseError(f"{self.assignment.checks}: check {item.grade_id!r} has runs={check.runs!r}, but "
+                                  f"{self.assignment.source} says the item {says}; give the check "
+                                  f"runs={'cell' if item.cell else 'library'!r}")
+
     def _file_problems(self, item: Item, sub: Submission) -> list[str]:
+        """Why the item's student code cannot run: its files', or its notebook cell's, problems."""
+        if item.cell:
+            return list(sub.cell_problems.get((item.notebook, item.cell), []))
         return [p for rel in item.files for p in sub.file_problems.get(rel, [])]
 
     def _plan(self, item: Item) -> dict[str, tuple[Case | None, Arrays]]:
@@ -235,10 +262,12 @@ class Grader:
         with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
             work = Path(tmp)
             variants = self._write_libraries(work / "lib", sub, items, whole_library)
+            cells = self._write_cells(work, sub, items)
             self._write_kit(work / "kit")
             cases = {item.grade_id: {name: arrays for name, (_, arrays) in self.plans[item.grade_id].items()}
                      for item in items}
-            answers, ready, result = run_harness(work, cases, variants, self.config)
+            answers, ready, result = run_harness(work, cases, variants, self.config, package=self.assignment.package,
+                                                 modules=self.assignment.allowed_modules, cells=cells)
         self._isolation = list(result.isolation)
         if not ready and not result.timed_out:
             raise GraderError(f"the grading child failed before running student code "
@@ -263,24 +292,40 @@ class Grader:
             variants[item.grade_id] = names
         return variants
 
+    def _write_cells(self, work: Path, sub: Submission, items: list[Item]) -> dict[str, tuple[str, str]]:
+        """The code of each notebook cell the items run, as ``cells/c<k>.py``; per item, its file
+        (relative to ``work``) and how messages name the cell."""
+        files: dict[tuple[str, str], str] = {}
+        cells: dict[str, tuple[str, str]] = {}
+        for item in items:
+            key = (item.notebook, item.cell)
+            if not item.cell or key not in sub.cells:
+                continue
+            if key not in files:
+                files[key] = f"cells/c{len(files)}.py"
+                (work / "cells").mkdir(exist_ok=True)
+                (work / files[key]).write_text(sub.cells[key], encoding="utf-8")
+            cells[item.grade_id] = (files[key], cell_label(*key))
+        return cells
+
     def _write_library(self, lib: Path, sub: Submission, files: frozenset[str]) -> None:
         """The student's ``files``, stubs elsewhere, and re-exporting __init__ files."""
-        packages: dict[str, set[str]] = {}
+        modules: dict[str, set[str]] = {}  # package -> its student modules
+        children: dict[str, set[str]] = {}  # package -> its subpackages that hold some
         for rel in self.assignment.student_files:
             text = sub.files[rel] if rel in files else self.stubs[rel]
             (lib / rel).parent.mkdir(parents=True, exist_ok=True)
             (lib / rel).write_text(text)
-            module = rel[:-3].replace("/", ".")
-            package, _, _ = module.rpartition(".")
-            packages.setdefault(package, set()).add(module)
-        top = sorted({p.split(".")[0] for p in packages})
-        for package, modules in packages.items():
+            parts = rel[:-3].split("/")
+            modules.setdefault(".".join(parts[:-1]), set()).add(".".join(parts))
+            for k in range(1, len(parts) - 1):
+                children.setdefault(".".join(parts[:k]), set()).add(parts[k])
+        for package in {*modules, *children}:
             # Star imports: a renamed or missing class costs only the items that use it.
-            lines = [f"from {m} import *" for m in sorted(modules)]
+            lines = [f"from {m} import *" for m in sorted(modules.get(package, ()))]
+            if package in children:
+                lines.append(f"from {package} import {', '.join(sorted(children[package]))}")
             (lib / package.replace(".", "/") / "__init__.py").write_text("\n".join(lines) + "\n")
-        for root in top:
-            subs = sorted(p.split(".")[1] for p in packages if p.count(".") == 1 and p.startswith(root + "."))
-            (lib / root / "__init__.py").write_text(f"from {root} import {', '.join(subs)}\n")
 
     def _write_kit(self, kit: Path) -> None:
         """The grader's own copy of what the harness imports: the checks and the protocol."""
@@ -314,23 +359,68 @@ def _judge(check: Check, answer: Arrays, reference: Arrays, inputs: Arrays) -> V
         return Verdict(False, f"the answer could not be compared with the reference ({type(exc).__name__})")
 
 
+def harness_modules(modules: tuple[str, ...], package: str = "") -> tuple[str, ...]:
+    """The installed top-level packages the harness may import for an assignment that declares
+    ``modules``: numpy (the harness's own need) and the packages of the declared modules —
+    never the students' own ``package``, which the sandbox gets from the hand-in."""
+    tops = ("numpy", *(m.split(".")[0] for m in modules))
+    return tuple(t for t in dict.fromkeys(tops) if t not in sys.stdlib_module_names and t != package)
+
+
+@functools.lru_cache(maxsize=None)
+def package_paths(packages: tuple[str, ...]) -> tuple[Path, ...]:
+    """Where the installed ``packages`` are (their directories, or files), with the shared
+    libraries their wheels vendor (``<distribution>.libs``), to bind read-only in the sandbox.
+
+    CourseError names a package that is not installed for this interpreter."""
+    found: list[Path] = []
+    owners = importlib.metadata.packages_distributions()
+    for name in packages:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not (spec.origin or spec.submodule_search_locations):
+            raise CourseError(f"student code may import {name!r} ([policy] modules), but it is not installed "
+                              f"for the grader ({sys.executable}); install it, or remove it from the list")
+        places = [Path(p).resolve() for p in (spec.submodule_search_locations or [spec.origin])]
+        libs = {places[0].parent / f"{name}.libs"}
+        for dist_name in owners.get(name, []):
+            dist = importlib.metadata.distribution(dist_name)
+            tops = {file.parts[0] for file in dist.files or [] if len(file.parts) > 1}
+            libs |= {Path(dist.locate_file(top)).resolve() for top in tops if top.endswith(".libs")}
+        found += places + sorted(p for p in libs if p.is_dir())
+    return tuple(dict.fromkeys(found))
+
+
 def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[str, list[str]],
-                config: GraderConfig) -> tuple[dict, bool, sandbox.Result]:
-    """Run the harness over ``work`` (which holds ``kit/`` and ``lib/<variant>/``) in the sandbox.
+                config: GraderConfig, *, package: str = "mytorch", modules: tuple[str, ...] = ("numpy",),
+                cells: dict[str, tuple[str, str]] | None = None) -> tuple[dict, bool, sandbox.Result]:
+    """Run the harness over ``work`` (which holds ``kit/``, ``lib/<variant>/`` and the cells'
+    code) in the sandbox.
 
     ``cases``: grade_id -> case name -> inputs; ``variants``: grade_id -> the
-    libraries to try in order.  Returns the answers by "<grade_id>.<case>",
-    whether the harness said it was ready, and the sandbox's result."""
+    libraries to try in order; ``package``: the library's package; ``modules``: what
+    the assignment lets student code import; ``cells``: grade_id -> (file of the
+    notebook cell the item runs, relative to ``work``; how messages name it), for
+    items that run a cell rather than the package.  Returns the answers by
+    "<grade_id>.<case>", whether the harness said it was ready, and the sandbox's result."""
+    cells = cells or {}
     work.chmod(0o755)  # read by the sandbox's unprivileged uid; written by no one
     shutil.copy(CHILD, work / "child.py")
     (work / "site").mkdir()
-    numpy_dir = Path(np.__file__).resolve().parent
-    numpy_paths = [p for p in (numpy_dir, numpy_dir.parent / "numpy.libs") if p.exists()]
-    for path in numpy_paths:
-        (work / "site" / path.name).symlink_to(path)
+    packages = harness_modules(tuple(modules), package)
+    visible = package_paths(packages)
+    for path in visible:
+        link = work / "site" / path.name
+        if not link.exists():
+            link.symlink_to(path)
     limits = config.limits
-    job = {"items": {grade_id: {"cases": list(named), "libs": variants[grade_id]} for grade_id, named in cases.items()},
-           "allowed_prefixes": ["numpy", "mytorch"],
+    job = {"items": {grade_id: {"cases": list(named), "libs": variants[grade_id],
+                                "cell": cells.get(grade_id, ("", ""))[0], "where": cells.get(grade_id, ("", ""))[1]}
+                     for grade_id, named in cases.items()},
+           "package": package,
+           "allowed_prefixes": [*packages, package],
            "own_pid_namespace": config.use_sandbox and sandbox.available(),
            "item_seconds": limits.wall_seconds, "answer_bytes": MAX_ANSWER_BYTES, "input_bytes": MAX_INPUT_BYTES}
     stdin = [protocol.encode(job)]
@@ -341,7 +431,7 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
     attempts = sum(len(v) for g, v in variants.items() if g in cases)
     result = sandbox.run(
         [_interpreter(), "-I", "-S", "-B", str(work / "child.py"), str(work)],
-        read_only=[work, *sandbox.python_paths(), *numpy_paths],
+        read_only=[work, *sandbox.python_paths(), *visible],
         env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
         limits=dataclasses.replace(limits, wall_seconds=limits.wall_seconds * attempts + 20),
         require_sandbox=config.require_sandbox, use_sandbox=config.use_sandbox,

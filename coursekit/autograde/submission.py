@@ -8,6 +8,11 @@ graded cells with every field's type checked.  Whatever a hand-in contains
 becomes a sentence naming the file — a note, or a problem that costs only
 the items using that file — and never an exception: nothing in one
 student's folder can stop their own grading or anyone else's.
+
+The code of a notebook solution cell that an item declares (``cell = ...``)
+is read like a library file: taken as text from the handed-in notebook,
+held to the same source policy, and run only by the sandboxed harness.  No
+other cell of a notebook is ever taken as code.
 """
 from __future__ import annotations
 
@@ -43,16 +48,27 @@ class Submission:
     files: dict[str, str] = field(default_factory=dict)  # rel path -> text, for readable student files
     file_problems: dict[str, list[str]] = field(default_factory=dict)  # rel path -> why it cannot be used
     notes: list[str] = field(default_factory=list)  # problems that do not change the score
+    # (notebook, cell grade id) -> source of each solution cell an item runs, and why one cannot be run.
+    cells: dict[tuple[str, str], str] = field(default_factory=dict)
+    cell_problems: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+
+def cell_label(notebook: str, cell: str) -> str:
+    """How messages name a notebook cell whose code an item runs."""
+    return f"{notebook}.ipynb, cell {cell}"
 
 
 def read_submission(assignment: Assignment, student: str, folder: Path, released: set[str]) -> Submission:
     """``released``: relative paths of every file the student was given (extra files are reported)."""
     sub = Submission(student, folder)
+    code_cells = sorted({(item.notebook, item.cell) for item in assignment.auto_items if item.cell})
     missing = safefs.folder_problem(folder)
     if missing:
         sub.notes.append(missing.message)
         for rel in assignment.student_files:
             sub.file_problems[rel] = [f"{rel}: not handed in"]
+        for key in code_cells:
+            sub.cell_problems[key] = [f"{cell_label(*key)}: not handed in"]
         return sub
     for rel in assignment.student_files:
         text, problem = _read_text(folder, rel)
@@ -60,9 +76,20 @@ def read_submission(assignment: Assignment, student: str, folder: Path, released
             sub.file_problems[rel] = [problem]
             continue
         sub.files[rel] = text
-        violations = _check_source(text, rel)
+        violations = _check_source(text, rel, assignment)
         if violations:
             sub.file_problems[rel] = violations
+    for notebook in dict.fromkeys(nb for nb, _ in code_cells):
+        wanted = [cell for nb, cell in code_cells if nb == notebook]
+        for cell, (text, problem) in solution_cells(folder, notebook, wanted).items():
+            key = (notebook, cell)
+            if problem:
+                sub.cell_problems[key] = [problem]
+                continue
+            sub.cells[key] = text
+            violations = _check_source(text, cell_label(notebook, cell), assignment)
+            if violations:
+                sub.cell_problems[key] = violations
     entries, problems = safefs.walk(folder)
     sub.notes.extend(problems)
     present = {e.rel: e for e in entries if e.kind != "dir"}
@@ -87,14 +114,14 @@ def _read_text(folder: Path, rel: str) -> tuple[str, str | None]:
         return "", f"{rel}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
 
 
-def _check_source(text: str, rel: str) -> list[str]:
+def _check_source(text: str, rel: str, assignment: Assignment) -> list[str]:
     # The parser gives up on some pathological sources with RecursionError or
     # MemoryError rather than a SyntaxError: that costs this file, nothing more.
     try:
-        return [str(v) for v in check_source(text, rel)]
+        return [str(v) for v in check_source(text, rel, assignment.allowed_modules, assignment.package)]
     except Exception as exc:  # noqa: BLE001 - a file the rules cannot be checked on is not run
         return [f"{rel}: could not be checked against the rules ({type(exc).__name__}: "
-                f"{str(exc)[:200] or 'nested too deeply?'}); simplify the file"]
+                f"{str(exc)[:200] or 'nested too deeply?'}); simplify the code"]
 
 
 # -- notebooks -----------------------------------------------------------------------
@@ -182,6 +209,50 @@ def cell_sources(folder: Path, notebook: str) -> tuple[dict[str, str | None], st
         if isinstance(grade_id, str) and grade_id not in found:
             found[grade_id] = _source_text(cell.get("source", ""))
     return found, problem
+
+
+def solution_cells(folder: Path, notebook: str, wanted: list[str]) -> dict[str, tuple[str, str]]:
+    """cell grade id -> (source, "") of each wanted code cell of a handed-in notebook, or ("", why
+    it cannot be run): the notebook is unreadable, the cell is gone, there are two, it is no longer
+    a code cell, its source is not text or is too large.  Never raises."""
+    cells, problem = _read_cells(folder, f"{notebook}.ipynb")
+    found: dict[str, list[dict]] = {cell: [] for cell in wanted}
+    for cell in cells:
+        metadata = cell.get("metadata") if isinstance(cell, dict) else None
+        meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if isinstance(grade_id, str) and grade_id in found:
+            found[grade_id].append(cell)
+    rel = f"{notebook}.ipynb"
+    detail = problem[len(rel) + 2:] if problem and problem.startswith(f"{rel}: ") else problem
+    result: dict[str, tuple[str, str]] = {}
+    for grade_id, matches in found.items():
+        text = _source_text(matches[0].get("source", "")) if len(matches) == 1 else None
+        encoded = _utf8(text) if text is not None else None
+        if problem:
+            why = "the notebook is missing" if detail == "missing" else f"the notebook could not be read: {detail}"
+        elif not matches:
+            why = "the cell is missing (deleted, or its nbgrader metadata was removed)"
+        elif len(matches) > 1:
+            why = f"{len(matches)} cells have this grade id; only the released solution cell may"
+        elif matches[0].get("cell_type") != "code":
+            why = "it is no longer a code cell"
+        elif text is None or encoded is None:
+            why = "its source is not text"
+        elif len(encoded) > MAX_LIBRARY_FILE:
+            why = f"its code is larger than {MAX_LIBRARY_FILE >> 20} MB"
+        else:
+            result[grade_id] = (text, "")
+            continue
+        result[grade_id] = ("", f"{cell_label(notebook, grade_id)}: {why}")
+    return result
+
+
+def _utf8(text: str) -> bytes | None:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can spell
+        return None
 
 
 def _source_text(source: object) -> str | None:

@@ -11,6 +11,17 @@ check serves three callers:
 * the out-of-process grader, which runs only :attr:`Check.run` in a sandboxed
   child and compares the plain arrays it hands back itself.
 
+What ``run`` is given as student code depends on :attr:`Check.runs`:
+
+* ``"library"`` (the default): the students' library package (``mytorch``);
+* ``"cell"``: the code of a notebook solution cell, for an item declared with
+  ``cell = "<grade id of the cell>"``.  ``run`` gets a module-like namespace
+  and calls what the cell defines (``lambda nb, x: {"g": nb.grad(x["x"])}``):
+  in the notebook that is the kernel's own namespace (``__main__``, where
+  IPython runs every cell); in the grader it is a module made of that one
+  cell's source, run on its own in the sandbox — so the cell must import
+  what it uses itself, and nothing from other cells is there.
+
 This package is shipped to students next to their notebooks, so it imports
 nothing but numpy and the standard library at import time; PyTorch is
 imported only when a reference is computed.
@@ -29,6 +40,7 @@ import numpy as np
 
 Arrays = dict[str, np.ndarray]
 
+RUNS = ("library", "cell")  # what a check's run is given: the library package, or a notebook cell's namespace
 RTOL = 1e-6
 ATOL = 1e-8
 
@@ -43,7 +55,8 @@ class Verdict:
 class Check:
     """One graded item.
 
-    ``run(mytorch, inputs)`` is the only part that executes student code.
+    ``run(mytorch, inputs)`` is the only part that executes student code
+    (``run(namespace, inputs)`` for a check with ``runs="cell"``).
     ``reference(inputs)`` computes the expected outputs without it.
     ``flat`` names outputs compared by value only (``b``, ``dLdb``: a ``(1, h)``
     bias is not wrong). ``compare`` replaces the array comparison where the
@@ -61,6 +74,12 @@ class Check:
     atol: float = ATOL
     # Extreme inputs reported to the student as advice, never deducted.
     advice: tuple[tuple[str, Callable[[], Arrays]], ...] = field(default=())
+    # "library": run gets the library package; "cell": the namespace of the item's notebook cell.
+    runs: str = "library"
+
+    def __post_init__(self) -> None:
+        if self.runs not in RUNS:
+            raise ValueError(f"check {self.grade_id!r}: runs must be one of {', '.join(RUNS)}, not {self.runs!r}")
 
     def inputs(self, seed: int, **shape: int) -> Arrays:
         return self.make_inputs(np.random.default_rng(seed), shape)

@@ -2,6 +2,11 @@
 
     check("item")                  # visible: handout fixture vs PyTorch
     check("item", seed=7, N=3)     # new inputs, as hidden tests do
+
+A check of library code runs the student's ``mytorch`` from the notebook's
+folder, freshly imported; a check of notebook code (``runs="cell"``) runs
+what the notebook's cells have defined in this kernel (IPython's namespace
+is ``__main__``): the student runs the solution cell, then its test cell.
 """
 from __future__ import annotations
 
@@ -28,17 +33,37 @@ def load_mytorch() -> Any:
     return importlib.import_module("mytorch")
 
 
+def notebook_namespace() -> Any:
+    """What the notebook's cells have defined: the kernel's ``__main__`` (IPython runs every cell there)."""
+    return sys.modules["__main__"]
+
+
+def student_code(check: Check) -> Any:
+    """What the check's ``run`` is given: the notebook's namespace, or the library."""
+    return notebook_namespace() if check.runs == "cell" else load_mytorch()
+
+
 def run_student(check: Check, inputs: Arrays) -> Arrays:
     """Run the student's code; errors become one readable CheckFailed."""
+    code = None
     try:
+        code = student_code(check)
         with np.errstate(all="ignore"):
-            return check.run(load_mytorch(), inputs)
+            return check.run(code, inputs)
     except NotImplementedError:
         raise CheckFailed(f"{check.title}: not implemented yet") from None
+    except AttributeError as exc:
+        if check.runs == "cell" and getattr(exc, "obj", None) is code:
+            raise CheckFailed(f"{check.title}: {exc.name} is not defined in this notebook yet "
+                              "(run the cell that defines it first)") from None
+        raise CheckFailed(_raised(check, exc)) from None
     except Exception as exc:  # noqa: BLE001 - any student error is reported, not raised
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        raise CheckFailed(f"{check.title} raised {type(exc).__name__}: {exc} "
-                          f"({Path(where.filename).name}, line {where.lineno})") from None
+        raise CheckFailed(_raised(check, exc)) from None
+
+
+def _raised(check: Check, exc: BaseException) -> str:
+    where = traceback.extract_tb(exc.__traceback__)[-1]
+    return f"{check.title} raised {type(exc).__name__}: {exc} ({Path(where.filename).name}, line {where.lineno})"
 
 
 def check(grade_id: str, seed: int | None = None, fixture: str | Path = FIXTURE, **shape: int) -> None:
