@@ -83,7 +83,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     from coursekit.autograde.grader import GraderConfig
     from coursekit.autograde.run import autograde
 
-    config = GraderConfig(require_sandbox=not args.allow_unsandboxed)
+    config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed)
     summary = autograde(assignment, course, jobs=args.jobs, students=args.student or None,
                         force=args.force, config=config)
     cmd_scores(args)

@@ -49,7 +49,7 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, dict[str, f
         step("hand in sample submissions: reference, blank, buggy")
         make_samples(assignment, course)
         step("autograde (outside the students' processes)")
-        summary = autograde(assignment, course, config=_config())
+        summary = autograde(assignment, course, config=_config(assignment))
         if summary.failed:
             raise CourseError(f"could not grade: {summary.failed}")
         step("scores")
@@ -62,17 +62,17 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, dict[str, f
     return results
 
 
-def _config():
+def _config(assignment):
     from coursekit.autograde import sandbox
     from coursekit.autograde.grader import GraderConfig
 
     if sandbox.available():
-        return GraderConfig()
+        return GraderConfig.for_assignment(assignment)
     # The demo's own samples are trusted, so it may run where bubblewrap is
     # missing; real grading refuses to (see README).
     print("note: bubblewrap is not usable here; the demo grades its trusted samples with resource "
           "limits only. Install it (apt-get install bubblewrap) before grading real submissions.")
-    return GraderConfig(require_sandbox=False)
+    return GraderConfig.for_assignment(assignment, require_sandbox=False)
 
 
 def _steps(total: int, name: str):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import keyword
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
@@ -101,10 +100,7 @@ def scaffold(root: Path, name: str, package: str = "mytorch") -> list[Path]:
         from coursekit.fixtures import regenerate
 
         assignment = load_assignment(root, name)
-        try:
-            path, _ = regenerate(assignment, root)
-        finally:
-            _forget_checks(root / assignment.checks)
+        path, _ = regenerate(assignment, root)
         written.append(path)
     except BaseException:
         for path in written:
@@ -116,16 +112,6 @@ def scaffold(root: Path, name: str, package: str = "mytorch") -> list[Path]:
         [f"source/{name}/{DECLARATION}", f"source/{name}/{NOTEBOOK}.ipynb", f"source/{name}/checks.py",
          fixture, init, given[-1], student, "nbgrader_config.py"])}
     return sorted(written, key=lambda p: order.get(p.relative_to(root).as_posix(), len(order)))
-
-
-def _forget_checks(path: Path) -> None:
-    """Drop the example checks module from the kit's once-per-process cache: the instructor is
-    about to rewrite it, and a later step in this process (a test, the demo) must read it anew."""
-    from coursekit import checks
-
-    module = checks._LOADED.pop(path.resolve(), None)
-    if module is not None:
-        sys.modules.pop(module.__name__, None)
 
 
 def _fixture_path(root: Path, name: str) -> str:

@@ -105,6 +105,18 @@ class GraderConfig:
     require_sandbox: bool = True
     use_sandbox: bool = True
 
+    @classmethod
+    def for_assignment(cls, assignment: Assignment, **options) -> "GraderConfig":
+        """The default limits, with the assignment's own ``[limits]`` where it declares them."""
+        config = cls(**options)
+        limits = config.limits
+        if assignment.item_seconds:
+            seconds = float(assignment.item_seconds)
+            limits = dataclasses.replace(limits, wall_seconds=seconds, cpu_seconds=max(1, int(seconds + 0.999)))
+        if assignment.memory_mb:
+            limits = dataclasses.replace(limits, memory_bytes=int(assignment.memory_mb) << 20)
+        return dataclasses.replace(config, limits=limits)
+
 
 class Grader:
     """Everything that is the same for every student, prepared once per worker."""

@@ -137,13 +137,14 @@ class Checks(dict):
         return check
 
 
-_LOADED: dict[Path, ModuleType] = {}
+_LOADED: dict[Path, tuple[tuple[int, int], ModuleType]] = {}
 
 
 def load_module(path: Path | str) -> ModuleType:
-    """Run an assignment's checks module (``source/<a>/checks.py``) once per process."""
+    """Run an assignment's checks module (``source/<a>/checks.py``); again only once it changed."""
     path = Path(path).resolve()
-    if path not in _LOADED:
+    stamp = (path.stat().st_mtime_ns, path.stat().st_size) if path.is_file() else (0, 0)
+    if path not in _LOADED or _LOADED[path][0] != stamp:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no checks module")
         name = f"coursekit_checks_{path.parent.name}_{abs(hash(str(path))):x}"
@@ -157,8 +158,8 @@ def load_module(path: Path | str) -> ModuleType:
             raise
         if not isinstance(getattr(module, "checks", None), Checks):
             raise ValueError(f"{path}: defines no `checks = Checks()` registry")
-        _LOADED[path] = module
-    return _LOADED[path]
+        _LOADED[path] = (stamp, module)
+    return _LOADED[path][1]
 
 
 def load_checks(path: Path | str) -> Checks:
@@ -181,6 +182,23 @@ def get(grade_id: str) -> Check:
 # --- fixtures ---------------------------------------------------------------
 
 FIXTURE = Path("data") / "testerData.npz"
+# Written by a release next to the shipped checks module: the assignment's name, library
+# package and fixture, so that the student's copy of the kit needs no declaration.
+FACTS = Path(__file__).resolve().parent / "assignment.json"
+
+
+def shipped_facts() -> dict[str, str]:
+    import json
+
+    try:
+        facts = json.loads(FACTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return facts if isinstance(facts, dict) else {}
+
+
+def default_fixture() -> Path:
+    return Path(shipped_facts().get("fixture") or FIXTURE)
 
 
 def fixture_case(grade_id: str, path: Path | str = FIXTURE) -> tuple[Arrays, Arrays]:

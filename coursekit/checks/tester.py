@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks import FIXTURE, Arrays, Check, as_array, fixture_case, get
+from coursekit.checks import Arrays, Check, as_array, default_fixture, fixture_case, get, shipped_facts
 
 
 class CheckFailed(AssertionError):
@@ -27,10 +27,12 @@ class CheckFailed(AssertionError):
 
 
 def load_mytorch() -> Any:
-    """Import the student's ``mytorch`` from the notebook's folder, fresh each time."""
-    for name in [m for m in sys.modules if m == "mytorch" or m.startswith("mytorch.")]:
+    """Import the student's library (``mytorch``, or the package the assignment names) from the
+    notebook's folder, fresh each time."""
+    package = shipped_facts().get("package") or "mytorch"
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
         del sys.modules[name]
-    return importlib.import_module("mytorch")
+    return importlib.import_module(package)
 
 
 def notebook_namespace() -> Any:
@@ -66,14 +68,14 @@ def _raised(check: Check, exc: BaseException) -> str:
     return f"{check.title} raised {type(exc).__name__}: {exc} ({Path(where.filename).name}, line {where.lineno})"
 
 
-def check(grade_id: str, seed: int | None = None, fixture: str | Path = FIXTURE, **shape: int) -> None:
+def check(grade_id: str, seed: int | None = None, fixture: str | Path | None = None, **shape: int) -> None:
     """Run one check; print a comparison (visible case) or one line (seeded case).
 
     Raises CheckFailed if the student's output does not match."""
     __tracebackhide__ = True  # IPython then shows the message, not the kit's frames
     c = get(grade_id)
     if seed is None:
-        inputs, reference = fixture_case(grade_id, fixture)
+        inputs, reference = fixture_case(grade_id, fixture or default_fixture())
     else:
         inputs = c.inputs(seed, **shape)
         reference = c.reference(inputs) if c.reference else {}

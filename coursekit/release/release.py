@@ -99,6 +99,10 @@ def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
     written += [_copy(KIT_ROOT / rel, dest / rel) for rel in assignment.shipped_modules]
     written += [_copy(repo / src, dest / rel) for rel, src in assignment.ship]
     written.append(_copy(repo / assignment.checks, dest / SHIPPED_CHECKS))
+    facts = dest / Path(SHIPPED_CHECKS).with_name("assignment.json")
+    facts.write_text(json.dumps({"name": assignment.name, "package": assignment.package,
+                                 "fixture": assignment.fixture}, indent=1) + "\n", encoding="utf-8")
+    written.append(facts)
     for package in sorted({str(Path(rel).parent) for rel in assignment.shipped_modules + (SHIPPED_CHECKS,)}):
         init = dest / package / "__init__.py"
         if not init.exists():
