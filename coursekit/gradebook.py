@@ -1,25 +1,72 @@
-"""Reading scores back out of nbgrader's gradebook, and the class CSV."""
+"""Reading scores back out of nbgrader's gradebook, and the class CSV.
+
+The gradebook is the one record of grades: the autograder's, and what a
+grader set by hand in nbgrader's formgrader (a manual score wins, plus any
+extra credit, as nbgrader counts it).  A written answer that no one has
+graded yet has no score: ``None`` (:data:`AWAITING`) here, shown as
+"awaiting" — never as 0, never as full marks, and never counted in a total.
+"""
 from __future__ import annotations
 
 import csv
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from nbgrader.api import Gradebook, MissingEntry
 
 from coursekit.assignment import Assignment
 
-Scores = dict[str, dict[str, float]]  # student -> grade_id -> points
+AWAITING = None  # the score of an item awaiting manual grading
+AWAITING_TEXT = "awaiting manual grading"
+Scores = dict[str, dict[str, float | None]]  # student -> grade_id -> points (None: awaiting manual grading)
 
 
-def item_scores(db_url: str, assignment: Assignment) -> Scores:
-    """Every submission's score per graded item (manual score where a grader set one)."""
+@dataclass(frozen=True)
+class ItemGrade:
+    """One graded item of one submission, as the gradebook holds it."""
+
+    grade_id: str
+    max_points: float
+    score: float | None  # None: awaiting manual grading
+    by_grader: bool = False  # a grader set the score by hand (nbgrader's manual_score)
+    comment: str = ""  # the grader's comment (written answers: nbgrader's manual_comment)
+
+    @property
+    def awaiting(self) -> bool:
+        return self.score is None
+
+
+def grade_score(grade) -> float | None:
+    """An nbgrader Grade's points: the manual score if set, else the automatic one (plus extra
+    credit); None if it has neither: it awaits manual grading (nbgrader's ``score`` says 0)."""
+    if grade.manual_score is None and grade.auto_score is None:
+        return AWAITING
+    return float(grade.score)
+
+
+@contextmanager
+def open_gradebook(db_url: str, assignment: Assignment) -> Iterator[Gradebook]:
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
         from coursekit.course import CourseError
 
         raise CourseError(f"no gradebook at {db_url[len('sqlite:///'):]} yet; `course release "
                           f"{assignment.name}` creates it")
+    from sqlalchemy.exc import SAWarning
+
+    # nbgrader's own API trips SQLAlchemy 2's autoflush warnings; they are noise here.
+    with warnings.catch_warnings(), Gradebook(db_url) as gb:
+        warnings.simplefilter("ignore", SAWarning)
+        yield gb
+
+
+def item_scores(db_url: str, assignment: Assignment) -> Scores:
+    """Every submission's score per graded item (a grader's score where one was set;
+    None where a written answer awaits manual grading)."""
     scores: Scores = {}
-    with Gradebook(db_url) as gb:
+    with open_gradebook(db_url, assignment) as gb:
         try:
             submissions = gb.find_assignment(assignment.name).submissions
         except MissingEntry:
@@ -28,36 +75,78 @@ def item_scores(db_url: str, assignment: Assignment) -> Scores:
             row = scores.setdefault(submission.student.id, {})
             for nb in submission.notebooks:
                 for grade in nb.grades:
-                    row[grade.name] = float(grade.score)
+                    row[grade.name] = grade_score(grade)
     return scores
 
 
+def student_grades(db_url: str, assignment: Assignment, student: str) -> dict[str, ItemGrade]:
+    """One submission's grades by grade id, with the graders' comments; {} if it has none."""
+    grades: dict[str, ItemGrade] = {}
+    with open_gradebook(db_url, assignment) as gb:
+        try:
+            submission = gb.find_submission(assignment.name, student)
+        except MissingEntry:
+            return {}
+        for nb in submission.notebooks:
+            comments = {c.name: c.manual_comment or "" for c in nb.comments}
+            for grade in nb.grades:
+                grades[grade.name] = ItemGrade(grade.name, float(grade.max_score or 0), grade_score(grade),
+                                               grade.manual_score is not None, comments.get(grade.name, ""))
+    return grades
+
+
+def totals(row: dict[str, float | None], assignment: Assignment) -> tuple[float, int]:
+    """Points scored so far, and the points of the items still awaiting manual grading."""
+    scored = sum(row.get(item.grade_id, 0.0) or 0.0 for item in assignment.items)
+    awaiting = sum(item.points for item in assignment.items
+                   if item.grade_id in row and row[item.grade_id] is AWAITING)
+    return scored, awaiting
+
+
 def write_csv(scores: Scores, assignment: Assignment, path: Path) -> Path:
-    """One row per student: each item's points, then the total."""
+    """One row per student: each item's points, then total, max, graded and awaiting.
+
+    An item awaiting manual grading (a written answer no one has graded yet) is the
+    text ``awaiting``, not a number; while a student has one, ``total`` is empty, since it
+    is not known yet.  ``graded`` is the points scored so far (``total`` once nothing
+    awaits), ``awaiting`` the points of the items still to be graded by hand (0 when final)."""
     ids = [item.grade_id for item in assignment.items]
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", *ids, "total", "max"])
+        writer.writerow(["student", *ids, "total", "max", "graded", "awaiting"])
         for student in sorted(scores):
             row = scores[student]
-            points = [row.get(g, 0.0) for g in ids]
-            writer.writerow([student, *(f"{p:g}" for p in points), f"{sum(points):g}", assignment.total_points])
+            cells = ["awaiting" if row.get(g, 0.0) is AWAITING else f"{row.get(g, 0.0):g}" for g in ids]
+            scored, awaiting = totals(row, assignment)
+            writer.writerow([student, *cells, "" if awaiting else f"{scored:g}", assignment.total_points,
+                             f"{scored:g}", awaiting])
     tmp.replace(path)
     return path
 
 
 def score_table(scores: Scores, assignment: Assignment) -> str:
-    """The per-student, per-item table the demo prints."""
-    ids = [item.grade_id for item in assignment.items]
+    """The per-student, per-item table the demo prints; "awaiting" marks a written answer
+    not graded yet, and such a student's total reads "N+?/max"."""
     width = max([len(s) for s in scores] + [7])
-    head = f"{'student':<{width}} " + " ".join(f"{g:>{max(len(g), 4)}}" for g in ids) + "   total"
-    lines = [head, f"{'(max)':<{width}} " + " ".join(
-        f"{item.points:>{max(len(item.grade_id), 4)}}" for item in assignment.items)
-        + f"   {assignment.total_points:>2}"]
+    widths = [max(len(item.grade_id), 4, len("awaiting") if item.manual else 0) for item in assignment.items]
+    head = f"{'student':<{width}} " + " ".join(f"{i.grade_id:>{w}}" for i, w in zip(assignment.items, widths)) \
+        + "   total"
+    lines = [head, f"{'(max)':<{width}} " + " ".join(f"{i.points:>{w}}" for i, w in zip(assignment.items, widths))
+             + f"   {assignment.total_points:>2}"]
+    pending = False
     for student in sorted(scores):
         row = scores[student]
-        cells = " ".join(f"{row.get(g, 0):>{max(len(g), 4)}g}" for g in ids)
-        total = sum(row.get(g, 0) for g in ids)
-        lines.append(f"{student:<{width}} {cells}   {total:g}/{assignment.total_points}")
+        cells = []
+        for item, w in zip(assignment.items, widths):
+            value = row.get(item.grade_id, 0.0)
+            cells.append(f"{'awaiting':>{w}}" if value is AWAITING else f"{value:>{w}g}")
+        scored, awaiting = totals(row, assignment)
+        pending |= bool(awaiting)
+        total = f"{scored:g}+?" if awaiting else f"{scored:g}"
+        lines.append(f"{student:<{width}} {' '.join(cells)}   {total}/{assignment.total_points}")
+    if pending:
+        lines.append("")
+        lines.append("awaiting: a written answer not graded yet (grade it in nbgrader's formgrader); "
+                     "N+?: N points so far, those answers still to come")
     return "\n".join(lines)

@@ -416,3 +416,11 @@ def test_the_reference_hand_in_runs_in_a_student_kernel(extended, tmp_path):
     assert errors == []
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "PASS double" in printed and "PASS triple" in printed
+
+
+def test_the_repos_nbgrader_config_is_the_template_course_new_writes(repo):
+    # One text, so a course made with `course new` and this one configure nbgrader alike.
+    from coursekit.scaffold import nbgrader_config
+
+    expected = nbgrader_config("mytorch").replace("(written by `course new`)", "(the template `course new` writes)")
+    assert (repo / "nbgrader_config.py").read_text() == expected

@@ -21,9 +21,8 @@ from coursekit.autograde import safefs
 from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult, grader_inputs
 from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES, fingerprint
 from coursekit.course import Course, CourseError
-from coursekit.feedback.report import read_result, write_outputs
+from coursekit.feedback.report import read_result, refresh_outputs
 
-COURSE_ID = "mytorch"
 
 
 @dataclass
@@ -53,8 +52,10 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
             continue
         try:
             write_gradebook(course, assignment, previous)  # cheap, and repairs a lost gradebook row
+            # What a grader has set by hand since (written answers) shows in results.json and feedback.
+            refresh_outputs(course, assignment, student, previous)
         except Exception as exc:  # noqa: BLE001
-            _fail(summary, student, "unchanged, but its gradebook row could not be written", exc)
+            _fail(summary, student, "unchanged, but its gradebook row or outputs could not be written", exc)
         else:
             summary.skipped.append(student)
     if not todo:
@@ -94,7 +95,8 @@ def _unchanged(course: Course, assignment: Assignment, student: str, force: bool
         previous = read_result(course.folder("autograded", assignment.name, student) / "results.json")
     except Exception:  # noqa: BLE001 - a results.json that cannot be read means: grade again
         return None
-    if previous is None or [i.grade_id for i in previous.items] != [i.grade_id for i in assignment.items]:
+    if previous is None or [i.grade_id for i in previous.items] != [i.grade_id for i in assignment.auto_items] \
+            or set(previous.written) != {i.grade_id for i in assignment.manual_items}:
         return None
     if previous.fingerprint != fingerprint(course.folder("submitted", assignment.name, student),
                                            grader_inputs(assignment, course)):
@@ -116,15 +118,22 @@ def record(course: Course, assignment: Assignment, result: SubmissionResult) -> 
     write_gradebook(course, assignment, result)
     autograded = course.folder("autograded", assignment.name, result.student)
     _copy_notebooks(course.folder("submitted", assignment.name, result.student), autograded, assignment)
-    write_outputs(result, autograded, course.folder("feedback", assignment.name, result.student))
+    refresh_outputs(course, assignment, result.student, result)  # with the gradebook's grades, by hand too
+
+
+# nbgrader's auto_comment for an answer cell with nothing in it ("No response." is nbgrader's own).
+NO_RESPONSE = {"unanswered": "No response.", "missing": "No response: the answer cell is not in the hand-in."}
 
 
 def write_gradebook(course: Course, assignment: Assignment, result: SubmissionResult) -> None:
+    """The autograded items' scores, and each written item's state as nbgrader's autograde leaves it:
+    answered -> waiting for a grader (needs_manual_grade, no score); unanswered or missing -> 0.
+    A grade a grader has scored by hand (manual_score) is never touched, nor its comments."""
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
     # nbgrader's own API trips SQLAlchemy 2's autoflush warnings; they are noise here.
-    with warnings.catch_warnings(), Gradebook(course.db_url, COURSE_ID) as gb:
+    with warnings.catch_warnings(), Gradebook(course.db_url, course_id(assignment)) as gb:
         warnings.simplefilter("ignore", SAWarning)
         gb.update_or_create_student(result.student)
         gb.update_or_create_submission(assignment.name, result.student)
@@ -133,13 +142,32 @@ def write_gradebook(course: Course, assignment: Assignment, result: SubmissionRe
             grade = gb.find_grade(item.grade_id, notebook, assignment.name, result.student)
             grade.auto_score = item.points
             grade.needs_manual_grade = False
+        written = {i.grade_id: i for i in assignment.manual_items}
+        for grade_id, status in result.written.items():
+            if grade_id not in written:
+                continue
+            notebook = written[grade_id].notebook
+            grade = gb.find_grade(grade_id, notebook, assignment.name, result.student)
+            if grade.manual_score is not None:
+                continue  # a grader's: theirs to change
+            comment = gb.find_comment(grade_id, notebook, assignment.name, result.student)
+            if status == "answered":
+                grade.auto_score, grade.needs_manual_grade, comment.auto_comment = None, True, None
+            else:
+                grade.auto_score, grade.needs_manual_grade = 0.0, False
+                comment.auto_comment = NO_RESPONSE.get(status, NO_RESPONSE["unanswered"])
         gb.db.commit()
+
+
+def course_id(assignment: Assignment) -> str:
+    """nbgrader's course id: the library package's name, as the course's nbgrader_config.py sets it."""
+    return assignment.package
 
 
 def _check_gradebook(course: Course, assignment: Assignment) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(course.db_url, COURSE_ID) as gb:
+    with Gradebook(course.db_url, course_id(assignment)) as gb:
         try:
             gb.find_assignment(assignment.name)
         except MissingEntry:
