@@ -46,3 +46,26 @@ def copy_course(course, root):
 @pytest.fixture
 def course_copy(released_course, tmp_path):
     return copy_course(released_course, tmp_path / "course")
+
+
+def fake_nbgrader(assignment, course) -> None:
+    """What generate_assignment does to the files that matter here: copy, drop hidden tests,
+    blank answer cells (tests of the release that need no real nbgrader)."""
+    import shutil
+
+    import nbformat
+
+    from coursekit.release import release as rel
+
+    src, dest = rel.source_dir(assignment, course), rel.release_dir(assignment, course)
+    shutil.copytree(src, dest)
+    for name in assignment.notebooks:
+        path = dest / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            lines = cell.source.split("\n")
+            if "### BEGIN HIDDEN TESTS" in lines:
+                cell.source = "\n".join(lines[: lines.index("### BEGIN HIDDEN TESTS")])
+            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "markdown":
+                cell.source = "YOUR ANSWER HERE"
+        nbformat.write(nb, path)

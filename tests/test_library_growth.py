@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from conftest import HW1
+from conftest import HW1, fake_nbgrader
 
 from coursekit.course import Course
 from coursekit.release import release as rel
@@ -220,23 +220,6 @@ def write_course(root: Path) -> Path:
                                  "### END HIDDEN TESTS", metadata=meta("softmax", points=3)),
                    new_markdown_cell(MODEL_ANSWER, metadata=meta("why", points=1, solution=True)))
     return root
-
-
-def fake_nbgrader(assignment, course: Course) -> None:
-    """What generate_assignment does to the files that matter here: copy, drop hidden tests,
-    blank answer cells."""
-    src, dest = rel.source_dir(assignment, course), rel.release_dir(assignment, course)
-    shutil.copytree(src, dest)
-    for name in assignment.notebooks:
-        path = dest / f"{name}.ipynb"
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            lines = cell.source.split("\n")
-            if "### BEGIN HIDDEN TESTS" in lines:
-                cell.source = "\n".join(lines[: lines.index("### BEGIN HIDDEN TESTS")])
-            if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "markdown":
-                cell.source = "YOUR ANSWER HERE"
-        nbformat.write(nb, path)
 
 
 @pytest.fixture

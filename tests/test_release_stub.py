@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from conftest import HW1
+from conftest import HW1, fake_nbgrader
 
 from coursekit.assignment import Assignment, Item
 from coursekit.course import Course
@@ -265,20 +265,6 @@ def write_course(root: Path) -> Path:
     nbformat.write(nb, root / "source" / "hwx" / "NbA.ipynb")
     (root / "source" / "hwx" / "checks.py").write_text(CHECKS)
     return root
-
-
-def fake_nbgrader(assignment: Assignment, repo: Course) -> None:
-    """What generate_assignment does to the files that matter here: copy, drop hidden tests."""
-    src, dest = rel.source_dir(assignment, repo), rel.release_dir(assignment, repo)
-    shutil.copytree(src, dest)
-    for name in assignment.notebooks:
-        path = dest / f"{name}.ipynb"
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            lines = cell.source.split("\n")
-            if "### BEGIN HIDDEN TESTS" in lines:
-                cell.source = "\n".join(lines[: lines.index("### BEGIN HIDDEN TESTS")])
-        nbformat.write(nb, path)
 
 
 def C(root: Path) -> Course:
