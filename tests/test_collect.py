@@ -64,8 +64,8 @@ def checksums(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def course(tmp_path) -> Course:
-    return Course(tmp_path / "course")
+def course(tmp_path, repo) -> Course:
+    return Course.copy_of(repo, tmp_path / "course")  # a course directory: the CLI needs its declaration
 
 
 @pytest.fixture
