@@ -62,8 +62,7 @@ def main(workdir: Path) -> None:
     # Everything before this frame is the grader's; a failure there is not the student's.
     results.write(protocol.encode({"type": "ready"}))
     for grade_id, spec in job["items"].items():
-        answers: dict[str, tuple[dict | None, str]] = {}
-        for k, lib in enumerate(spec["libs"]):
+        for lib in spec["libs"]:
             answers, imported = _run_item(job, grade_id, spec, workdir / "lib" / lib, checks, inputs,
                                           cells.get(grade_id))
             if imported:
@@ -104,11 +103,7 @@ def _run_item(job: dict, grade_id: str, spec: dict, lib: Path, checks: dict, inp
 
 def _failed(job: dict, spec: dict) -> str:
     """How a student's code that did not import (or run) is reported."""
-    return f"running {spec['where']} failed" if spec.get("cell") else f"importing {_package(job)} failed"
-
-
-def _package(job: dict) -> str:
-    return job["package"]
+    return f"running {spec['where']} failed" if spec.get("cell") else f"importing {job['package']} failed"
 
 
 def _answers(data: bytes, cases: list[str], why: str, budget: int,
@@ -166,7 +161,7 @@ def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | N
             view = view[os.write(out, view):]
 
     try:
-        code = _run_cell(cell, spec["where"]) if cell is not None else importlib.import_module(_package(job))
+        code = _run_cell(cell, spec["where"]) if cell is not None else importlib.import_module(job["package"])
     except BaseException as exc:  # noqa: BLE001 - any failure is the student's to read
         send({"type": "import_error", "message": _describe(exc, job, spec)})
         return
@@ -282,7 +277,7 @@ def _describe(exc: BaseException, job: dict, spec: dict) -> str:
     """The error, and where in the student's code (a library file, or the notebook cell) it was raised."""
     if isinstance(exc, NotImplementedError):
         return f"not implemented yet ({exc})" if str(exc) else "not implemented yet"
-    package = f"/{_package(job)}/"
+    package = f"/{job['package']}/"
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if package in f.filename or (spec.get("cell") and f.filename == spec["where"])]
     if not frames:

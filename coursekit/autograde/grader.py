@@ -31,13 +31,12 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from coursekit.assignment import Assignment, Item
+from coursekit.assignment import SHIPPED_CHECKS, Assignment, Item
 from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
 from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
                                             fingerprint, read_submission)
-from coursekit.assignment import SHIPPED_CHECKS
-from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks
+from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks, runs_mismatch
 from coursekit.checks.tester import render
 from coursekit.course import Course, CourseError
 from coursekit.release.release import student_stub
@@ -140,8 +139,7 @@ class Grader:
                       for rel in assignment.student_files}
         self.released_files = {str(p.relative_to(release)) for p in release.rglob("*")
                                if p.is_file() and "__pycache__" not in p.parts}
-        self.released_cells = _graded_cells(assignment, release)
-        self.released_answers = _answer_cells(assignment, release)
+        self.released_cells, self.released_answers = _released_cells(assignment, release)
         # The same for every student: read the fixture and build the inputs once.
         self.visible = {i.grade_id: fixture_case(i.grade_id, self.fixture) for i in assignment.auto_items}
         self.plans = {i.grade_id: self._plan(i) for i in assignment.auto_items}
@@ -192,12 +190,10 @@ class Grader:
     def _check_kinds(self) -> None:
         """Each check is given what its item runs: the library, or a notebook cell."""
         for item in self.assignment.auto_items:
-            check = self.checks.get(item.grade_id)
-            if check is not None and (check.runs == "cell") != bool(item.cell):
-                says = f"runs cell {item.cell!r}" if item.cell else "runs library files"
-                raise CourseError(f"{self.assignment.checks}: check {item.grade_id!r} has runs={check.runs!r}, but "
-                                  f"{self.assignment.source} says the item {says}; give the check "
-                                  f"runs={'cell' if item.cell else 'library'!r}")
+            why = runs_mismatch(item.grade_id, self.checks[item.grade_id], item.cell) \
+                if item.grade_id in self.checks else ""
+            if why:
+                raise CourseError(f"{self.assignment.checks}: {why}")
 
     def _file_problems(self, item: Item, sub: Submission) -> list[str]:
         """Why the item's student code cannot run: its files', or its notebook cell's, problems."""
@@ -341,13 +337,13 @@ class Grader:
 
     def _write_kit(self, kit: Path) -> None:
         """The grader's own copy of what the harness imports: the checks and the protocol."""
-        for rel in ("__init__.py", "checks/__init__.py", "autograde/__init__.py", "autograde/protocol.py"):
-            dest = kit / "coursekit" / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if rel == "__init__.py" or rel == "autograde/__init__.py":
-                dest.write_text("")
-            else:
-                shutil.copy(KIT / rel, dest)
+        package = kit / "coursekit"
+        (package / "autograde").mkdir(parents=True)
+        (package / "checks").mkdir()
+        for init in ("__init__.py", "autograde/__init__.py"):
+            (package / init).write_text("")
+        for rel in ("checks/__init__.py", "autograde/protocol.py"):
+            shutil.copy(KIT / rel, package / rel)
         shutil.copy(self.course.source_file(self.assignment.checks), kit / SHIPPED_CHECKS)
 
     def _sandboxed(self) -> bool:
@@ -357,10 +353,6 @@ class Grader:
 def grader_inputs(assignment: Assignment, course: Course) -> tuple[Path, ...]:
     """The course files that decide grades besides the kit: a change to either regrades everyone."""
     return (assignment.source, course.source_file(assignment.checks))
-
-
-def _interpreter() -> str:
-    return str(Path(getattr(sys, "_base_executable", sys.executable)).resolve())
 
 
 def _judge(check: Check, answer: Arrays, reference: Arrays, inputs: Arrays) -> Verdict:
@@ -442,7 +434,7 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
     # Each item's worker has wall_seconds; the sandbox as a whole, every attempt's worth.
     attempts = sum(len(v) for g, v in variants.items() if g in cases)
     result = sandbox.run(
-        [_interpreter(), "-I", "-S", "-B", str(work / "child.py"), str(work)],
+        [str(sandbox.python_executable()), "-I", "-S", "-B", str(work / "child.py"), str(work)],
         read_only=[work, *sandbox.python_paths(), *visible],
         env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
         limits=dataclasses.replace(limits, wall_seconds=limits.wall_seconds * attempts + 20),
@@ -488,25 +480,18 @@ def _why_missing(result: sandbox.Result, limits: sandbox.Limits) -> str:
     return f"the grading harness ended (exit status {result.returncode}) before answering this item"
 
 
-def _answer_cells(assignment: Assignment, release: Path) -> dict[str, str]:
-    """grade id -> the released (blank) source of each written item's answer cell."""
-    wanted = {item.grade_id for item in assignment.manual_items}
-    found: dict[str, str] = {}
-    for name in {item.notebook for item in assignment.manual_items}:
-        nb = nbformat.read(release / f"{name}.ipynb", as_version=4)
-        for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if grade_id in wanted:
-                found[grade_id] = cell.source
-    return found
-
-
-def _graded_cells(assignment: Assignment, release: Path) -> dict[str, dict[str, str]]:
-    cells: dict[str, dict[str, str]] = {}
+def _released_cells(assignment: Assignment, release: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """From the released notebooks: per notebook, the autograded test cells (grade id -> source),
+    which students must leave alone; and each written item's answer cell as released (blank)."""
+    written = {item.grade_id for item in assignment.manual_items}
+    tests: dict[str, dict[str, str]] = {}
+    answers: dict[str, str] = {}
     for name in assignment.notebooks:
-        nb = nbformat.read(release / f"{name}.ipynb", as_version=4)
-        # Autograded test cells only: answer cells (written items) are meant to be edited.
-        cells[name] = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-                       if c.metadata.get("nbgrader", {}).get("grade")
-                       and not c.metadata.get("nbgrader", {}).get("solution")}
-    return cells
+        tests[name] = {}
+        for cell in nbformat.read(release / f"{name}.ipynb", as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade_id") in written:
+                answers[meta["grade_id"]] = cell.source
+            elif meta.get("grade") and not meta.get("solution"):
+                tests[name][meta["grade_id"]] = cell.source
+    return tests, answers

@@ -177,7 +177,30 @@ def _check_notebook(folder: Path, rel: str, released: dict[str, str]) -> list[st
     return notes
 
 
+# One student's parsed notebooks: check_notebooks, the solution cells an item runs and the
+# written answers all look at the same files, which are parsed once per version of the file.
+_PARSED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[list, str | None]]] = {}
+
+
 def _read_cells(folder: Path, rel: str) -> tuple[list, str | None]:
+    """The cells of a handed-in notebook (not to be changed by the caller), or why there are none."""
+    try:
+        st = os.lstat(folder / rel)  # only the memo's key; the file is read through safefs
+        stamp: tuple[int, ...] | None = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None
+    key = (str(folder), rel)
+    if stamp is not None and key in _PARSED and _PARSED[key][0] == stamp:
+        return _PARSED[key][1]
+    result = _parse_cells(folder, rel)
+    if any(other != key[0] for other, _ in _PARSED):
+        _PARSED.clear()  # a new student: keep only this one's notebooks
+    if stamp is not None:
+        _PARSED[key] = (stamp, result)
+    return result
+
+
+def _parse_cells(folder: Path, rel: str) -> tuple[list, str | None]:
     invalid = f"{rel}: not a valid notebook"
     data = safefs.read_capped(folder, rel, MAX_NOTEBOOK_BYTES)
     if isinstance(data, safefs.Problem):

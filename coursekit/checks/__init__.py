@@ -166,6 +166,16 @@ def load_checks(path: Path | str) -> Checks:
     return load_module(path).checks
 
 
+def runs_mismatch(grade_id: str, check: Check, cell: str) -> str:
+    """"" if ``check`` runs what its item declares (``cell``: a notebook cell, or "" for the
+    library), else why not (the validator and the grader both refuse it)."""
+    if (check.runs == "cell") == bool(cell):
+        return ""
+    says = f"runs cell {cell!r}" if cell else "runs library files"
+    return (f"check {grade_id!r} has runs={check.runs!r}, but the item {says}; give the check "
+            f"runs={'cell' if cell else 'library'!r}")
+
+
 # Where a release (and the grading sandbox) puts the assignment's checks module.
 SHIPPED = "coursekit.checks.assignment"
 

@@ -260,7 +260,7 @@ def _check_checks(assignment: Assignment, repo: Path) -> list[Problem]:
     """Every autograded item has its check in the module, and every check an item."""
     if not assignment.checks or not (repo / assignment.checks).is_file():
         return []
-    from coursekit.checks import load_checks
+    from coursekit.checks import load_checks, runs_mismatch
 
     try:
         checks = load_checks(repo / assignment.checks)
@@ -268,12 +268,8 @@ def _check_checks(assignment: Assignment, repo: Path) -> list[Problem]:
         return [Problem(assignment.checks, f"cannot be loaded: {type(exc).__name__}: {exc}")]
     problems = [Problem(_declared(assignment, f'"{item.grade_id}"'), f"item {item.grade_id!r} has no check in "
                         f"{assignment.checks}") for item in assignment.auto_items if item.grade_id not in checks]
-    for item in assignment.auto_items:
-        runs = getattr(checks.get(item.grade_id), "runs", "library")
-        if item.grade_id in checks and (runs == "cell") != bool(item.cell):
-            problems.append(Problem(_declared(assignment, f'"{item.grade_id}"'),
-                                    f"item {item.grade_id!r} {'runs cell ' + repr(item.cell) if item.cell else 'runs library files'}"
-                                    f", but its check says runs={runs!r}"))
+    problems += [Problem(_declared(assignment, f'"{item.grade_id}"'), why) for item in assignment.auto_items
+                 if item.grade_id in checks and (why := runs_mismatch(item.grade_id, checks[item.grade_id], item.cell))]
     auto = {item.grade_id for item in assignment.auto_items}
     problems += [Problem(assignment.checks, f"check {grade_id!r} is not an autograded item of {DECLARATION}")
                  for grade_id in checks if grade_id not in auto]
