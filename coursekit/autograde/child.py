@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import select
 import signal
 import sys
@@ -147,6 +148,11 @@ def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | N
     from coursekit.autograde import protocol
 
     os.setpgid(0, 0)
+    # The item's wall-clock limit, not the CPU limit, should end an endless loop (it says what
+    # happened, and the two raced): CPU time runs to the hard limit, a second past the soft one.
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if cpu_hard != resource.RLIM_INFINITY:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(2, 1)  # student prints go to the captured, bounded stderr
@@ -222,6 +228,8 @@ def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, 
 def _how_it_ended(status: int) -> str:
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return "used up its CPU time without answering (an endless loop?)"
         return f"the process was killed (signal {sig}: {'a crash' if sig == 11 else 'time or memory limit?'})"
     if os.WIFEXITED(status) and os.WEXITSTATUS(status):
         return f"the process ended (exit status {os.WEXITSTATUS(status)}) before answering"
