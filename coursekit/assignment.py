@@ -24,6 +24,9 @@ GRADE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 # helpers and the hand-in command); the assignment's checks module joins them.
 SHIPPED_MODULES = (
     "coursekit/checks/__init__.py",
+    "coursekit/checks/library.py",
+    "coursekit/checks/policy.py",
+    "coursekit/checks/predict.py",
     "coursekit/checks/tester.py",
     "coursekit/datasets.py",
     "coursekit/handin/__init__.py",
@@ -32,6 +35,7 @@ SHIPPED_MODULES = (
     "coursekit/handin/cli.py",
     "coursekit/handin/document.py",
     "coursekit/handin/pdf.py",
+    "coursekit/handin/predict.py",
     "coursekit/handin/run.py",
     "coursekit/handin/spec.py",
 )

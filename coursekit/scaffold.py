@@ -327,7 +327,10 @@ the cells (each check imports your code afresh, so a kernel restart is not neede
 
 Each check runs your code on the handout data (`{fixture}`) and prints your result next to
 the expected one. The autograder runs the same checks on inputs and shapes you have not seen,
-so make your code correct in general, not just on these numbers."""),
+so make your code correct in general, not just on these numbers.
+
+**Try every check on new inputs yourself:** `check("{GRADE_ID}", seed=123)` (any seed; fix a
+shape with a keyword such as `N=1`). A failing check prints the line to run."""),
         new_code_cell(setup, metadata=_meta("setup", grade=False)),
         new_markdown_cell(f"""\
 ## 1 `{GRADE_ID}(x)`: {POINTS} points

@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import Grader, GraderConfig
-from coursekit.autograde.policy import check_source
+from coursekit.checks.policy import check_source
 from coursekit.course import Course, CourseError
 
 NEEDS_SANDBOX = pytest.mark.skipif(not sandbox.available(), reason="bubblewrap is not usable here")

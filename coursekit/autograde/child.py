@@ -36,12 +36,10 @@ import signal
 import sys
 import time
 import traceback
-import types
 from pathlib import Path
 
 RESULT_FD = 3
 MAX_ERROR = 2000
-CELL_MODULE = "notebook_cell"  # the name a notebook cell's code runs under
 
 
 def main(workdir: Path) -> None:
@@ -146,6 +144,7 @@ def _answers(data: bytes, cases: list[str], why: str, budget: int,
 
 def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | None, out: int) -> None:
     from coursekit.autograde import protocol
+    from coursekit.checks.library import run_cell
 
     os.setpgid(0, 0)
     # The item's wall-clock limit, not the CPU limit, should end an endless loop (it says what
@@ -167,7 +166,7 @@ def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | N
             view = view[os.write(out, view):]
 
     try:
-        code = _run_cell(cell, spec["where"]) if cell is not None else importlib.import_module(job["package"])
+        code = run_cell(cell, spec["where"]) if cell is not None else importlib.import_module(job["package"])
     except BaseException as exc:  # noqa: BLE001 - any failure is the student's to read
         send({"type": "import_error", "message": _describe(exc, job, spec)})
         return
@@ -183,15 +182,6 @@ def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | N
             send({"type": "error", "case": case, "message": _describe(exc, job, spec)})
             continue
         send({"type": "answer", "case": case}, answer)
-
-
-def _run_cell(source: str, where: str) -> types.ModuleType:
-    """A module made of one notebook cell's code, run as the kernel would run the cell (no
-    future imports but its own), its tracebacks naming the cell."""
-    module = types.ModuleType(CELL_MODULE)
-    sys.modules[CELL_MODULE] = module  # dataclasses and pickling look modules up by name
-    exec(compile(source, where, "exec", dont_inherit=True), module.__dict__)
-    return module
 
 
 def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, str]:

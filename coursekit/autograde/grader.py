@@ -37,6 +37,7 @@ from coursekit.autograde.cases import Case, read_cases
 from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
                                             fingerprint, read_submission)
 from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks, runs_mismatch
+from coursekit.checks.library import builds_on, file_sets, package_sources, suspects_note, write_package
 from coursekit.checks.tester import render
 from coursekit.course import Course, CourseError
 from coursekit.release.release import student_stub
@@ -168,6 +169,7 @@ class Grader:
                  for item in self.assignment.auto_items]
         for result in items:
             result.title = self.checks[result.grade_id].title
+        _name_suspects(items, {i.grade_id: i.files for i in self.assignment.auto_items})
         written = self._written(folder)
         return SubmissionResult(student, self.assignment.name, items, sub.notes,
                                 fingerprint(folder, grader_inputs(self.assignment, self.course)),
@@ -286,16 +288,16 @@ class Grader:
     def _write_libraries(self, lib: Path, sub: Submission, items: list[Item],
                          whole_library: bool) -> dict[str, list[str]]:
         """One library per set of files in use; per item, the variants to try in order."""
-        usable = frozenset(rel for rel in self.assignment.student_files if rel not in sub.file_problems)
+        usable = [rel for rel in self.assignment.student_files if rel not in sub.file_problems]
         made: dict[frozenset[str], str] = {}
         variants: dict[str, list[str]] = {}
         for item in items:
-            sets = [usable, frozenset(item.files)] if whole_library else [frozenset(item.files)]
             names = []
-            for files in dict.fromkeys(sets):
+            for files in file_sets(usable, item.files, whole_library):
                 if files not in made:
                     made[files] = f"v{len(made)}"
-                    self._write_library(lib / made[files], sub, files)
+                    write_package(lib / made[files], package_sources(self.assignment.student_files, sub.files,
+                                                                      self.stubs, files))
                 names.append(made[files])
             variants[item.grade_id] = names
         return variants
@@ -316,25 +318,6 @@ class Grader:
             cells[item.grade_id] = (files[key], cell_label(*key))
         return cells
 
-    def _write_library(self, lib: Path, sub: Submission, files: frozenset[str]) -> None:
-        """The student's ``files``, stubs elsewhere, and re-exporting __init__ files."""
-        modules: dict[str, set[str]] = {}  # package -> its student modules
-        children: dict[str, set[str]] = {}  # package -> its subpackages that hold some
-        for rel in self.assignment.student_files:
-            text = sub.files[rel] if rel in files else self.stubs[rel]
-            (lib / rel).parent.mkdir(parents=True, exist_ok=True)
-            (lib / rel).write_text(text)
-            parts = rel[:-3].split("/")
-            modules.setdefault(".".join(parts[:-1]), set()).add(".".join(parts))
-            for k in range(1, len(parts) - 1):
-                children.setdefault(".".join(parts[:k]), set()).add(parts[k])
-        for package in {*modules, *children}:
-            # Star imports: a renamed or missing class costs only the items that use it.
-            lines = [f"from {m} import *" for m in sorted(modules.get(package, ()))]
-            if package in children:
-                lines.append(f"from {package} import {', '.join(sorted(children[package]))}")
-            (lib / package.replace(".", "/") / "__init__.py").write_text("\n".join(lines) + "\n")
-
     def _write_kit(self, kit: Path) -> None:
         """The grader's own copy of what the harness imports: the checks and the protocol."""
         package = kit / "coursekit"
@@ -342,12 +325,22 @@ class Grader:
         (package / "checks").mkdir()
         for init in ("__init__.py", "autograde/__init__.py"):
             (package / init).write_text("")
-        for rel in ("checks/__init__.py", "autograde/protocol.py"):
+        for rel in ("checks/__init__.py", "checks/library.py", "checks/policy.py", "autograde/protocol.py"):
             shutil.copy(KIT / rel, package / rel)
         shutil.copy(self.course.source_file(self.assignment.checks), kit / SHIPPED_CHECKS)
 
     def _sandboxed(self) -> bool:
         return self.config.use_sandbox and sandbox.available()
+
+
+def _name_suspects(items: list[ItemResult], files: dict[str, tuple[str, ...]]) -> None:
+    """A failed item whose foundations fail too (a network on a broken layer) says so."""
+    failed = {r.grade_id for r in items if not r.passed}
+    for result in items:
+        if result.grade_id in failed:
+            note = suspects_note(g for g in builds_on(files, result.grade_id) if g in failed)
+            if note:
+                result.reason = f"{result.reason}; {note}"
 
 
 def grader_inputs(assignment: Assignment, course: Course) -> tuple[Path, ...]:

@@ -24,10 +24,8 @@ from pathlib import Path
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
-from coursekit.autograde.policy import check_source
+from coursekit.checks.library import MAX_LIBRARY_FILE, source_problems
 
-# A MyTorch file is a few KB; a huge one is an attack on the grader.
-MAX_LIBRARY_FILE = 1 << 20
 # A notebook with outputs can be a few MB; larger is not read (nor copied for formgrader).
 MAX_NOTEBOOK_BYTES = 20 << 20
 # Written by nbgrader's collect and by `course collect`, not by the student.
@@ -114,14 +112,8 @@ def _read_text(folder: Path, rel: str) -> tuple[str, str | None]:
         return "", f"{rel}: not UTF-8 text (byte {err.start}); save the file as UTF-8"
 
 
-def _check_source(text: str, rel: str, assignment: Assignment) -> list[str]:
-    # The parser gives up on some pathological sources with RecursionError or
-    # MemoryError rather than a SyntaxError: that costs this file, nothing more.
-    try:
-        return [str(v) for v in check_source(text, rel, assignment.allowed_modules, assignment.package)]
-    except Exception as exc:  # noqa: BLE001 - a file the rules cannot be checked on is not run
-        return [f"{rel}: could not be checked against the rules ({type(exc).__name__}: "
-                f"{str(exc)[:200] or 'nested too deeply?'}); simplify the code"]
+def _check_source(text: str, where: str, assignment: Assignment) -> list[str]:
+    return source_problems(text, where, assignment.allowed_modules, assignment.package)
 
 
 # -- notebooks -----------------------------------------------------------------------

@@ -82,8 +82,10 @@ def _handin(spec: HandinSpec, folder: Path, args: argparse.Namespace, profile: d
             renderer: Any, start: float) -> int:
     import nbformat
 
+    from coursekit.checks import shipped_facts
     from coursekit.handin.bundle import verify_zip, write_zip
     from coursekit.handin.document import read_sources
+    from coursekit.handin.predict import Prediction, summary_lines
     from coursekit.handin.run import run_notebooks
 
     name, student_id = profile["name"], profile["id"]
@@ -96,9 +98,17 @@ def _handin(spec: HandinSpec, folder: Path, args: argparse.Namespace, profile: d
         if renderer:
             renderer.add(run)  # converted now, while the other notebooks still run
 
+    items = [i for i in shipped_facts().get("items", []) if isinstance(i, dict) and "grade_id" in i]
+    # The grade prediction runs beside the notebooks, in a process of its own.
+    prediction = Prediction(folder, items) if items else None
     ran = time.monotonic()
-    runs = run_notebooks(folder, spec, timeout=args.timeout, jobs=args.jobs,
-                         order=slowest_first(profile, spec, folder), on_done=done)
+    try:
+        runs = run_notebooks(folder, spec, timeout=args.timeout, jobs=args.jobs,
+                             order=slowest_first(profile, spec, folder), on_done=done)
+        predicted = prediction.results() if prediction else []
+    finally:
+        if prediction:
+            prediction.close()
     ran = time.monotonic() - ran
     remember(folder, {**profile, "seconds": {r.name: round(r.seconds, 1) for r in runs if not r.problem}})
 
@@ -106,7 +116,8 @@ def _handin(spec: HandinSpec, folder: Path, args: argparse.Namespace, profile: d
     zip_path = folder / spec.zip_name
     meta = {"format": FORMAT_VERSION, "assignment": spec.name, "name": name, "id": student_id,
             "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "notebooks": {r.name: r.summary() for r in runs}}
+            "notebooks": {r.name: r.summary() for r in runs},
+            "predicted": {r["grade_id"]: "pass" if r["ok"] else "fail" for r in predicted}}
     executed = {r.name: nbformat.writes(r.notebook).encode("utf-8") for r in runs if r.notebook is not None}
     files = write_zip(folder, spec, executed, meta, zip_path)
     zip_problems = verify_zip(zip_path, spec)
@@ -129,7 +140,11 @@ def _handin(spec: HandinSpec, folder: Path, args: argparse.Namespace, profile: d
     print(f"\nzip: {zip_path.name} ({len(files)} files), "
           + ("layout checked: upload this file" if not zip_problems else "HAS PROBLEMS, see below"))
     print(f"pdf: {pdf_line}")
-    print(f"visible checks: {sum(r.points for r in runs):g} / {sum(r.total for r in runs):g} points")
+    print(f"notebooks: {sum(r.points for r in runs):g} / {sum(r.total for r in runs):g} points of graded cells pass")
+    if predicted:
+        print("\ngrade prediction (the grader's rules, each item's visible case and fresh random cases):")
+        for line in summary_lines(predicted, [i for i in items if i.get("manual")]):
+            print(line)
     print(f"took {time.monotonic() - start:.1f} s (notebooks {ran:.1f} s, zip {zipped:.1f} s{timing})")
     if warnings or pdf_problems or zip_problems:
         print("\nERROR:" if zip_problems else "\nWARNING:", file=sys.stderr)

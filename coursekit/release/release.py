@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 import nbformat
 
 from coursekit.assignment import DECLARATION, SHIPPED_CHECKS, Assignment
+from coursekit.checks.policy import describe as describe_policy
 from coursekit.course import Course, CourseError
 from coursekit.handin.spec import launcher_source, spec_of
 from coursekit.release.stub import StubError, scope_text, stub_source
@@ -100,8 +101,7 @@ def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
     written += [_copy(repo / src, dest / rel) for rel, src in assignment.ship]
     written.append(_copy(repo / assignment.checks, dest / SHIPPED_CHECKS))
     facts = dest / Path(SHIPPED_CHECKS).with_name("assignment.json")
-    facts.write_text(json.dumps({"name": assignment.name, "package": assignment.package,
-                                 "fixture": assignment.fixture}, indent=1) + "\n", encoding="utf-8")
+    facts.write_text(json.dumps(shipped_facts(assignment, repo), indent=1) + "\n", encoding="utf-8")
     written.append(facts)
     for package in sorted({str(Path(rel).parent) for rel in assignment.shipped_modules + (SHIPPED_CHECKS,)}):
         init = dest / package / "__init__.py"
@@ -231,6 +231,18 @@ def write_student_library(assignment: Assignment, course: Course) -> None:
             _write(dest / rel, view)
 
 
+def shipped_facts(assignment: Assignment, repo: Path) -> dict:
+    """What the student's copy of the kit knows of the assignment: enough to apply the policy and
+    isolate a broken file exactly as the grader does (the released stubs stand in for it)."""
+    return {
+        "name": assignment.name, "package": assignment.package, "fixture": assignment.fixture,
+        "modules": list(assignment.allowed_modules), "student_files": list(assignment.student_files),
+        "items": [{"grade_id": i.grade_id, "points": i.points, "notebook": i.notebook, "files": list(i.files),
+                   "cell": i.cell, "manual": i.manual} for i in assignment.items],
+        "stubs": {rel: student_stub(assignment, rel, _read(repo / rel)) for rel in assignment.student_files},
+    }
+
+
 def write_student_docs(assignment: Assignment, course: Course) -> None:
     dest = release_dir(assignment, course)
     _write(dest / "requirements.txt", "".join(f"{r}\n" for r in STUDENT_REQUIREMENTS))
@@ -257,9 +269,9 @@ def student_readme(assignment: Assignment) -> str:
     files = "\n".join(f"- `{rel}`" for rel in assignment.student_files)
     folders = ", ".join(f"`{root}/`" for root in library_roots(assignment))
     spec = spec_of(assignment)
-    return f"""# {assignment.name}: MyTorch
+    return f"""# {assignment.name}: {assignment.title or assignment.package}
 
-You will write MyTorch, a small deep-learning library in plain numpy whose
+You will write `{assignment.package}`, a small deep-learning library in plain numpy whose
 interface mirrors PyTorch, and check it against PyTorch in tester notebooks.
 
 ## Set up (once)
@@ -277,7 +289,6 @@ Write your code where it says `# YOUR CODE HERE` (and delete the
 
 {files}
 
-Your library code may import only numpy and the Python standard library.
 Then run the tester notebooks, from this folder:
 
 ```
@@ -290,6 +301,14 @@ Each check prints your result next to PyTorch's. Re-run a cell after you
 change a `.py` file. The graders run the same checks on new inputs, so
 make your code right, not just the printed numbers.
 
+Every check also runs on fresh random inputs, as the grader's hidden cases
+do: `check("<item>", seed=123)` in any notebook cell (any seed; fix a shape
+with a keyword such as `N=1`). A failing check prints the exact line to run.
+
+## What your code may use
+
+{describe_policy(assignment.allowed_modules, assignment.package)}
+
 ## Hand in
 
 From this folder, with your environment active:
@@ -299,7 +318,8 @@ python handin.py
 ```
 
 It asks your name and student id the first time (or pass `--name "Your Name" --id YOUR_ID`),
-runs every tester notebook from scratch, tells you which checks pass, and writes:
+runs every tester notebook from scratch, predicts your grade (the grader's rules, each
+item's visible case and a few fresh random cases; the hidden cases decide), and writes:
 
 - `{spec.zip_name}`: **upload this**: the notebooks with their fresh outputs and the
   {folders} folder with your code; checked to unpack as the grader expects;

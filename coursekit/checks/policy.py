@@ -16,6 +16,11 @@ import special`` and ``from scipy.special import erf``, and ``import scipy``
 as long as the code then uses only ``scipy.special`` of it.  (The sandbox
 works per installed package: it makes all of ``scipy`` visible either way;
 the finer limit is this check's.)
+
+These rules are stated to students from here (:func:`describe`, in the
+released README) and applied by the tester notebooks, ``handin.py`` and the
+grader alike.  They are the stated policy and its clear messages, not the
+wall: code that hides a name in a string is stopped by the sandbox.
 """
 from __future__ import annotations
 
@@ -23,10 +28,18 @@ import ast
 from dataclasses import dataclass
 from typing import Iterable
 
-# The kit's harmless standard-library modules: no files, processes, network or import machinery.
+# The kit's harmless standard-library modules: pure computation on values the code
+# already has.  Deliberately not here: anything that reaches files, processes, the
+# network or other threads (os, io, pathlib, shutil, subprocess, socket, threading,
+# multiprocessing, tempfile, glob, pickle, shelve, sqlite3, logging), the import
+# machinery and the interpreter's internals (sys, importlib, builtins, inspect, gc,
+# ctypes, types, traceback, code, runpy, pkgutil, site, atexit, signal, resource).
+# ``random`` and ``time`` stay: they touch nothing but the process's own state, and
+# the grader gives every case its own process and a wall-clock limit.
 STDLIB_MODULES = frozenset({
-    "math", "cmath", "functools", "itertools", "operator", "typing", "dataclasses",
-    "abc", "collections", "numbers", "enum", "copy", "warnings", "__future__",
+    "__future__", "abc", "bisect", "cmath", "collections", "copy", "dataclasses", "decimal", "enum",
+    "fractions", "functools", "heapq", "itertools", "math", "numbers", "operator", "random",
+    "statistics", "string", "time", "typing", "warnings",
 })
 # What an assignment that declares no [policy] modules may import besides them.
 DEFAULT_MODULES = ("numpy",)
@@ -41,6 +54,27 @@ FORBIDDEN_NUMPY = frozenset({
     "load", "loadtxt", "genfromtxt", "fromfile", "fromregex", "memmap", "ctypeslib", "testing",
     "DataSource", "f2py", "distutils", "save", "savez", "savetxt", "tofile",
 })
+
+
+def describe(modules: Iterable[str] = DEFAULT_MODULES, package: str = "mytorch") -> str:
+    """The rules in a student's words (Markdown), for the released README."""
+    declared = ", ".join(f"`{m}`" for m in dict.fromkeys(modules)) or "nothing else"
+    stdlib = ", ".join(f"`{m}`" for m in sorted(STDLIB_MODULES - {"__future__"}))
+    calls = ", ".join(f"`{c}()`" for c in sorted(FORBIDDEN_CALLS))
+    numpy = ", ".join(f"`numpy.{a}`" for a in sorted(FORBIDDEN_NUMPY, key=str.lower))
+    return f"""Your library code (and the code of any notebook cell that is graded) may import:
+
+- {declared};
+- your own `{package}` package;
+- these standard-library modules, which only compute: {stdlib}.
+
+It may not call {calls}, use double-underscore names other than
+{", ".join(f"`{d}`" for d in sorted(ALLOWED_DUNDERS))}, or use {numpy}
+(they read or write files, run code from text, or reach into Python itself).
+
+A file that breaks a rule is not run at grading: the items that use it score 0.
+The tester notebooks and `python handin.py` apply the same rules and tell you
+the file, the line and the items it would cost."""
 
 
 @dataclass(frozen=True)
