@@ -5,7 +5,6 @@ must have stopped every attempt.
 from __future__ import annotations
 
 import os
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from coursekit.autograde import sandbox
-from coursekit.autograde.grader import KIT, GraderConfig, run_harness
+from coursekit.autograde.grader import GraderConfig, run_harness, write_kit
 
 if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)
@@ -46,14 +45,7 @@ def harness(tmp_path: Path, libraries: dict[str, str], variants: dict[str, list[
             config: GraderConfig = CONFIG):
     """Run the harness on the probes; libraries: variant -> source of mytorch/__init__.py."""
     work = tmp_path / "work"
-    checks = work / "kit" / "coursekit" / "checks"
-    checks.mkdir(parents=True)
-    (work / "kit" / "coursekit" / "__init__.py").write_text("")
-    shutil.copy(KIT / "checks" / "__init__.py", checks / "__init__.py")
-    (checks / "assignment.py").write_text(PROBES)  # where the harness finds the assignment's checks
-    (work / "kit" / "coursekit" / "autograde").mkdir()
-    (work / "kit" / "coursekit" / "autograde" / "__init__.py").write_text("")
-    shutil.copy(KIT / "autograde" / "protocol.py", work / "kit" / "coursekit" / "autograde" / "protocol.py")
+    write_kit(work / "kit", PROBES)  # the harness finds the probes where it finds an assignment's checks
     for name, source in libraries.items():
         (work / "lib" / name / "mytorch").mkdir(parents=True)
         (work / "lib" / name / "mytorch" / "__init__.py").write_text(textwrap.dedent(source))

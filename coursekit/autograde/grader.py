@@ -319,18 +319,26 @@ class Grader:
         return cells
 
     def _write_kit(self, kit: Path) -> None:
-        """The grader's own copy of what the harness imports: the checks and the protocol."""
-        package = kit / "coursekit"
-        (package / "autograde").mkdir(parents=True)
-        (package / "checks").mkdir()
-        for init in ("__init__.py", "autograde/__init__.py"):
-            (package / init).write_text("")
-        for rel in ("checks/__init__.py", "checks/library.py", "checks/policy.py", "autograde/protocol.py"):
-            shutil.copy(KIT / rel, package / rel)
-        shutil.copy(self.course.source_file(self.assignment.checks), kit / SHIPPED_CHECKS)
+        write_kit(kit, self.course.source_file(self.assignment.checks).read_text(encoding="utf-8"))
 
     def _sandboxed(self) -> bool:
         return self.config.use_sandbox and sandbox.available()
+
+
+# What the harness imports of the kit: the check machinery (with the code that runs a
+# notebook cell) and the protocol; nothing else of the kit is in the sandbox.
+HARNESS_KIT = ("checks/__init__.py", "checks/library.py", "checks/policy.py", "autograde/protocol.py")
+
+
+def write_kit(kit: Path, checks_source: str) -> None:
+    """The grader's own copy of what the harness imports, with the assignment's checks module."""
+    package = kit / "coursekit"
+    for init in ("__init__.py", "autograde/__init__.py", "checks/__init__.py"):
+        (package / init).parent.mkdir(parents=True, exist_ok=True)
+        (package / init).write_text("")
+    for rel in HARNESS_KIT:
+        shutil.copy(KIT / rel, package / rel)
+    (kit / SHIPPED_CHECKS).write_text(checks_source, encoding="utf-8")
 
 
 def _name_suspects(items: list[ItemResult], files: dict[str, tuple[str, ...]]) -> None:
