@@ -229,3 +229,20 @@ print("RESULT" + json.dumps(Prediction(Path.cwd(), shipped_facts()["items"], ite
     results = {r["grade_id"]: r for r in json.loads(proc.stdout.split("RESULT", 1)[1])}
     assert not results["tanh"]["ok"] and "stopped after 8 s" in results["tanh"]["message"]
     assert [g for g, r in results.items() if not r["ok"]] == ["tanh"]  # relu and the MLPs still ran
+
+
+def test_plots_still_get_the_library_when_one_file_is_broken(student):
+    """load_mytorch (plots, training demos) replaces a rule-breaking file by its stub, as the grader does."""
+    _, folder = student
+    proc = in_student_folder(folder, """
+import numpy as np
+from coursekit.checks.tester import load_mytorch
+mt = load_mytorch()
+print("TANH", mt.nn.Tanh().forward(np.zeros((1, 2))).tolist())
+try:
+    mt.nn.MSELoss().forward(np.zeros((1, 2)), np.zeros((1, 2)))
+except NotImplementedError:
+    print("STUB")
+""")
+    assert "mytorch/nn/loss.py, line 2" in proc.stdout and "replaced by the released stub" in proc.stdout
+    assert "TANH [[0.0, 0.0]]" in proc.stdout and "STUB" in proc.stdout, proc.stdout + proc.stderr
