@@ -377,9 +377,8 @@ LARGE = (200, 200)  # 40 000 entries per rate
 SIGMAS = 7.0
 
 
-def _large_upstream() -> np.ndarray:
-    """The upstream gradient of the large batches: not constant, so that backward must use it."""
-    return 1.0 + np.arange(LARGE[0] * LARGE[1], dtype=np.float64).reshape(LARGE) % 7
+# The upstream gradient of the large batches: not constant, so that backward must use it.
+LARGE_UPSTREAM = 1.0 + np.arange(LARGE[0] * LARGE[1], dtype=np.float64).reshape(LARGE) % 7
 
 
 def inputs_dropout(rng, shape) -> Arrays:
@@ -396,7 +395,7 @@ def run_dropout(mt, x: Arrays) -> Arrays:
     for k, p in enumerate(DROPOUT_RATES):
         layer = mt.nn.Dropout(p=p)
         out[f"Y_large{k}"] = layer.forward(np.ones(LARGE))
-        out[f"dLdX_large{k}"] = layer.backward(_large_upstream())
+        out[f"dLdX_large{k}"] = layer.backward(LARGE_UPSTREAM.copy())
     return out
 
 
@@ -433,7 +432,7 @@ def compare_dropout(out: Arrays, x: Arrays) -> Verdict:
         for k, rate in enumerate(DROPOUT_RATES):
             Y = _got(out, f"Y_large{k}")
             where = f"p = {rate:g}, a batch of ones {LARGE[0]}x{LARGE[1]}"
-            why = _dropout_batch(Y, _got(out, f"dLdX_large{k}"), np.ones(LARGE), _large_upstream(), rate, where)
+            why = _dropout_batch(Y, _got(out, f"dLdX_large{k}"), np.ones(LARGE), LARGE_UPSTREAM, rate, where)
             if why:
                 return Verdict(False, why)
             kept, n = np.count_nonzero(Y) / Y.size, Y.size
