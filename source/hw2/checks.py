@@ -16,14 +16,14 @@ gelu                N, C
 softmax             N, C
 bce_forward         N, q
 bce_backward        N, q
-batchnorm_train     N, C, steps (batches, >= 1), alpha (float in (0, 1))
-batchnorm_eval      N, C
-batchnorm_backward  N, C
+batchnorm_train     N (>= 2), C, steps (batches, >= 1), alpha (float in (0, 1))
+batchnorm_eval      N (>= 2), C
+batchnorm_backward  N (>= 2), C
 sgd_momentum        d, h, steps, lr (float), momentum (float)
 adam                d, h, steps, lr (float), beta1 (float), beta2 (float)
 dropout             N, C, p (float, the rate of the small case)
 numerical_grad      n, m, k (arrays of shapes (n,), (m, k), (n, m, k))
-train_epoch         N (examples), batch_size, d, q
+train_epoch         N (examples), batch_size, d, q (the stand-in model maps d inputs to q outputs)
 =================== =====================================================================
 """
 from __future__ import annotations
@@ -525,7 +525,10 @@ ZERO_GRAD, FORWARD, LOSS_FORWARD, LOSS_BACKWARD, MODEL_BACKWARD, STEP = range(le
 def inputs_train_epoch(rng, shape) -> Arrays:
     batch = _dim(shape, "batch_size", rng, 2, 7)
     # At least three batches, the last one smaller.
-    N = int(shape["N"]) if "N" in shape else int(rng.integers(2, 5)) * batch + int(rng.integers(1, batch))
+    if "N" in shape:
+        N = int(shape["N"])
+    else:
+        N = int(rng.integers(2, 5)) * batch + (int(rng.integers(1, batch)) if batch > 1 else 0)
     d, q = _dim(shape, "d", rng, 2, 6), _dim(shape, "q", rng, 1, 4)
     return {"X": rng.standard_normal((N, d)), "Y": rng.standard_normal((N, q)), "W": rng.standard_normal((d, q)),
             "batch_size": np.array(batch), "seed": np.array(int(rng.integers(0, 2**31)))}
