@@ -24,10 +24,10 @@ class BatchNorm1d:
     def forward(self, Z: np.ndarray, eval: bool = False) -> np.ndarray:
         """Z: (N, C) -> BZ: (N, C).
 
-        eval=False (training): normalise with the batch's M and V, then update
-        running_M <- alpha running_M + (1 - alpha) M (and running_V the same way with V).
-        eval=True (inference): normalise with running_M and running_V, which stay unchanged.
-        Keep what backward needs."""
+        eval=False (training): normalise with the batch's M and V (keeping what backward
+        needs), then update running_M <- alpha running_M + (1 - alpha) M, and running_V
+        the same way with V.
+        eval=True (inference): normalise with running_M and running_V, which stay unchanged."""
         ### BEGIN SOLUTION
         if eval:
             NZ = (Z - self.running_M) / np.sqrt(self.running_V + self.eps)
