@@ -188,22 +188,86 @@ def bug_id(bug) -> str:
     return f"{bug[0].split('/')[-1]}:{','.join(bug[3]) or 'none'}:{bug[2][:20]}"
 
 
-@pytest.mark.parametrize("bug", BUGS, ids=bug_id)
+LIBRARY_BUGS = [b for b in BUGS if not b[0].endswith(".ipynb")]
+NOTEBOOK_BUGS = [b for b in BUGS if b[0].endswith(".ipynb")]
+
+
+@pytest.mark.parametrize("bug", LIBRARY_BUGS, ids=bug_id)
 def test_a_typical_mistake_fails_exactly_its_items(bug, tmp_path):
-    file, _, _, costs = bug
-    if file.endswith(".ipynb"):
-        pytest.skip("notebook bugs are graded end to end (test_samples / the demo)")
     with fresh_import(hand_in(tmp_path, [bug])) as mt:
         for seed in (1, 2):
             failed = {g for g in LIBRARY_ITEMS if not passes(g, mt, seed)}
-            assert failed == set(costs), f"seed {seed}"
+            failed |= {g for g in CELL_ITEMS if not passes(g, GOOD_CELLS[g], seed)}
+            assert failed == set(bug[3]), f"seed {seed}"
 
 
-def test_every_sample_bug_is_planted_in_hw2s_view():
-    for file, correct, buggy, costs in BUGS:
+def test_every_library_bug_is_planted_in_hw2s_view():
+    for file, correct, buggy, costs in LIBRARY_BUGS:
         assert correct != buggy and set(costs) <= set(CHECKS)
-        if not file.endswith(".ipynb"):
-            assert reference_file(HW2, REPO, file).count(correct) == 1, file
+        assert reference_file(HW2, REPO, file).count(correct) == 1, file
+
+
+# --- the notebooks' own model solutions and cases (the notebooks are written apart) -------------
+
+NOTEBOOKS_WRITTEN = all((REPO / "source" / "hw2" / f"{nb}.ipynb").is_file() for nb in HW2.notebooks)
+needs_notebooks = pytest.mark.skipif(not NOTEBOOKS_WRITTEN, reason="hw2's notebooks are not written yet")
+
+
+def cell_module(source: str) -> types.ModuleType:
+    """A notebook cell's code run on its own, as the grader runs it."""
+    module = types.ModuleType("notebook_cell")
+    exec(compile(source, "cell", "exec"), module.__dict__)
+    return module
+
+
+def model_cells() -> dict[str, str]:
+    """grade id of an item -> the model solution of the cell it runs."""
+    from coursekit.samples import solution_cells
+
+    cells = solution_cells(HW2, REPO)
+    return {i.grade_id: cells[i.notebook][i.cell] for i in HW2.auto_items if i.cell}
+
+
+@needs_notebooks
+def test_the_notebooks_model_solutions_pass_their_checks():
+    for grade_id, source in model_cells().items():
+        code = cell_module(source)
+        for seed in range(8):
+            ok, why = verdict(grade_id, code, seed)
+            assert ok, f"{grade_id}, seed {seed}: {why}"
+
+
+@needs_notebooks
+@pytest.mark.parametrize("bug", NOTEBOOK_BUGS, ids=bug_id)
+def test_a_typical_mistake_in_a_notebook_cell_fails_exactly_its_items(bug):
+    notebook, correct, buggy, costs = bug
+    sources = model_cells()
+    broken = {g for g in CELL_ITEMS if correct in sources[g]}
+    assert len(broken) == 1 and sum(sources[g].count(correct) for g in CELL_ITEMS) == 1
+    assert all(HW2.item(g).notebook == notebook.removesuffix(".ipynb") for g in broken)
+    for seed in (1, 2):
+        failed = {g for g in CELL_ITEMS
+                  if not passes(g, cell_module(sources[g].replace(correct, buggy)), seed)}
+        assert failed == set(costs), f"seed {seed}"
+
+
+@needs_notebooks
+def test_every_case_the_notebooks_grade_passes_with_the_reference(reference):
+    from coursekit.autograde.cases import read_cases
+
+    cells = {g: cell_module(source) for g, source in model_cells().items()}
+    for grade_id, cases in read_cases(HW2, REPO / "source" / "hw2").items():
+        if grade_id not in CHECKS:
+            continue
+        c, code = CHECKS[grade_id], cells.get(grade_id, reference)
+        for case in cases:
+            if case:
+                x = c.inputs(**case)
+                v = c.verdict(c.run(code, x), c.reference(x) if c.reference else {}, x)
+            else:
+                x, expected = fixture_case(grade_id, FIXTURE)
+                v = c.verdict(c.run(code, x), expected, x)
+            assert v.ok, f"{grade_id} {case}: {v.message}"
 
 
 def test_softmax_without_the_max_shift_loses_nothing_but_gets_the_advice(tmp_path, monkeypatch):

@@ -13,6 +13,8 @@ Each costs exactly the items whose checks run the code it breaks:
 * Dropout without the 1 / (1 - p) scale: ``dropout``.
 * Softmax without the row maximum subtracted: nothing (graded inputs are at the scale a network
   sees; only the advice, with logits of 1e3, tells).
+* A training loop (TrainingTester's solution cell train_epoch_code) that forgets
+  optimizer.zero_grad(), or that draws a new permutation for every batch: ``train_epoch``.
 """
 
 BUGS = (
@@ -38,4 +40,7 @@ BUGS = (
      "m_hat = m / (1 - self.beta1**self.t)\n                v_hat = v / (1 - self.beta2**self.t)",
      "m_hat = m\n                v_hat = v", ("adam",)),
     ("mytorch/nn/dropout.py", "return X * self.mask / (1 - self.p)", "return X * self.mask", ("dropout",)),
+    ("TrainingTester.ipynb", "        optimizer.zero_grad()\n", "", ("train_epoch",)),
+    ("TrainingTester.ipynb", "        idx = order[start:start + batch_size]",
+     "        idx = rng.permutation(N)[start:start + batch_size]", ("train_epoch",)),
 )
