@@ -172,7 +172,7 @@ def test_every_keyword_a_hidden_case_may_give_is_taken(grade_id, reference):
             assert float(x[name]) == shape[name]
 
 
-def test_inputs_are_at_a_networks_scale_and_float64(reference):
+def test_inputs_are_at_a_networks_scale_and_float64():
     for grade_id in CHECKS:
         x = CHECKS[grade_id].inputs(5)
         for name, a in x.items():
