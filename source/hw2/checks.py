@@ -17,7 +17,7 @@ softmax             N, C
 bce_forward         N, q
 bce_backward        N, q
 batchnorm_train     N (>= 2), C, steps (batches, >= 1), alpha (float in (0, 1))
-batchnorm_eval      N (>= 2), C
+batchnorm_eval      N, C
 batchnorm_backward  N (>= 2), C
 sgd_momentum        d, h, steps, lr (float), momentum (float)
 adam                d, h, steps, lr (float), beta1 (float), beta2 (float)
