@@ -336,10 +336,7 @@ def plot_optimizer_paths(mytorch: Any = None, steps: int = 60):
             ax_f.semilogy([valley(p)[0] for p in mine], color=color, label=f"MyTorch {label}", **MYTORCH)
         ax.plot(ref[:, 0], ref[:, 1], color="k", **PYTORCH, label="torch.optim" if k == 0 else None)
         ax_f.semilogy([valley(p)[0] for p in ref], color="k", **PYTORCH, label="torch.optim" if k == 0 else None)
-        lines.append(f"  {label:24s} MyTorch ends at "
-                     + ("—" if mine is None else f"({mine[-1, 0]:+.4f}, {mine[-1, 1]:+.4f})")
-                     + f", torch.optim at ({ref[-1, 0]:+.4f}, {ref[-1, 1]:+.4f});"
-                     + f" max |difference| along the path {_max_diff(mine, ref)}")
+        lines.append(f"{label:22s} max |MyTorch - torch.optim| along the path: {_max_diff(mine, ref)}")
     if mt is None or len(notes) == len(OPTIMISERS):
         _no_mytorch(ax)
     ax.set(xlabel="x", ylabel="y", title=f"paths on f(x, y) = (x² + {KAPPA:g} y²) / 2, {steps} steps", aspect="equal")
@@ -493,10 +490,10 @@ def train_torch(net, data, epochs: int, lr: float, batch_size: int, seed: int, t
 
 
 def summary_line(history: dict) -> str:
+    """One line (under 90 characters): the last epoch's test accuracy and loss, the training time."""
     return (f"{history['label']:8s} test accuracy {100 * history['test_acc'][-1]:.2f} % "
             f"(best {100 * max(history['test_acc']):.2f} %), test loss {history['test_loss'][-1]:.4f}, "
-            f"train loss {history['train_loss'][-1]:.4f}, {len(history['epoch'])} epochs in "
-            f"{history['seconds']:.1f} s")
+            f"{len(history['epoch'])} epochs in {history['seconds']:.1f} s")
 
 
 def plot_learning_curves(histories: list[dict], title: str = ""):

@@ -150,8 +150,8 @@ def test_the_training_comparison_reaches_its_accuracy_in_its_time(reference_fold
     assert len(mine["epoch"]) == len(theirs["epoch"]) == hw2_plots.TRAINING_DEFAULTS["digits"]["epochs"]
     assert mine["test_acc"][-1] >= 0.97 and theirs["test_acc"][-1] >= 0.97, text
     assert mine["seconds"] + theirs["seconds"] < 60, text
-    # One line per library, nothing else printed by the run (the data set's line comes first).
-    assert [line.split()[0] for line in text.splitlines()[1:]] == ["MyTorch", "PyTorch"], text
+    # One line per library, nothing else printed by the run (the data set and settings come first).
+    assert [line.split()[0] for line in text.splitlines()[2:]] == ["MyTorch", "PyTorch"], text
 
 
 @pytest.mark.parametrize("name", HW2.notebooks)
