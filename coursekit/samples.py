@@ -1,20 +1,26 @@
 """Sample submissions for the demo and the tests: three students a course always has.
 
-* ``reference`` hands in the instructor's library (every check passes);
+* ``reference`` hands in the instructor's library, as the assignment's release
+  scopes it, and the model solutions of the notebook solution cells whose code
+  items run (every check passes);
 * ``blank`` hands in the release unchanged (every check fails);
 * ``buggy`` makes a few typical mistakes, each costing a known set of items:
   the ``BUGS`` of the assignment's ``samples`` module (course content), as
-  ``(file, correct text, buggy text, grade ids it costs)``.
+  ``(file, correct text, buggy text, grade ids it costs)``.  The file is a
+  library file, or a notebook (``Tester.ipynb``): then the text is replaced in
+  the notebook's cells (its solution cells, in practice).
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
-import importlib.util
+import nbformat
 
 from coursekit.assignment import Assignment
 from coursekit.course import Course
+from coursekit.source.markers import SOLUTION, find_regions
 
 Bug = tuple[str, str, str, tuple[str, ...]]  # (file, correct text, buggy text, grade ids it costs)
 
@@ -37,14 +43,78 @@ def copy_release(release: Path, dest: Path) -> Path:
     return dest
 
 
+def reference_file(assignment: Assignment, repo: Path, rel: str) -> str:
+    """The instructor's student file ``rel`` as the assignment has it: the regions of other
+    assignments' scope gone, only the classes and functions it has reached (what a student who
+    solved exactly this assignment hands in)."""
+    from coursekit.release.release import keep_top_level
+    from coursekit.release.stub import scope_text
+    from coursekit.source.markers import course_order
+
+    text = (Path(repo) / rel).read_text(encoding="utf-8")
+    view = scope_text(text, assignment.name, course_order(repo, assignment.name), rel)
+    return keep_top_level(view, assignment.names_in(rel))
+
+
+def model_solution(source: str) -> str:
+    """A solution cell's source without its solution marker lines: the model answer."""
+    lines = source.split("\n")
+    regions, errors = find_regions(lines, SOLUTION)
+    if errors:
+        raise ValueError("; ".join(f"line {e.line}: {e.message}" for e in errors))
+    markers = {i for region in regions for i in (region.begin, region.end)}
+    return "\n".join(line for i, line in enumerate(lines) if i not in markers)
+
+
+def _grade_id(cell) -> str:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+
+
+def solution_cells(assignment: Assignment, repo: Path) -> dict[str, dict[str, str]]:
+    """notebook -> {grade id of a solution cell that items run: its model solution}, from the
+    assignment's source notebooks."""
+    found: dict[str, dict[str, str]] = {}
+    for item in assignment.auto_items:
+        if not item.cell:
+            continue
+        path = Path(repo) / "source" / assignment.name / f"{item.notebook}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        cells = [c for c in nb.cells if _grade_id(c) == item.cell]
+        if not cells:
+            raise ValueError(f"{path}: no cell {item.cell!r} (the code of item {item.grade_id!r})")
+        found.setdefault(item.notebook, {})[item.cell] = model_solution(cells[0].source)
+    return found
+
+
 def hand_in_reference(assignment: Assignment, repo: Path, dest: Path) -> None:
-    """Replace the stubs in dest with the instructor's files."""
+    """Replace the stubs in dest with the instructor's files, and the released solution cells
+    that items run with their model solutions."""
+    repo, dest = Path(repo), Path(dest)
     for rel in assignment.student_files:
-        shutil.copy(repo / rel, dest / rel)
+        (dest / rel).write_text(reference_file(assignment, repo, rel), encoding="utf-8")
+    for notebook, solutions in solution_cells(assignment, repo).items():
+        path = dest / f"{notebook}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if _grade_id(cell) in solutions:
+                cell.source = solutions.pop(_grade_id(cell))
+        if solutions:
+            raise ValueError(f"{path}: no cell {', '.join(map(repr, solutions))} to hand the model solution in")
+        nbformat.write(nb, path)
 
 
 def break_file(dest: Path, rel: str, correct: str, buggy: str) -> None:
+    """Plant a bug: ``correct`` becomes ``buggy`` in the file ``rel`` of dest (in the cells of a notebook)."""
     path = dest / rel
+    if rel.endswith(".ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        cells = [cell for cell in nb.cells if correct in cell.source]
+        if not cells:
+            raise ValueError(f"{path}: cannot plant a bug, {correct!r} is in no cell")
+        for cell in cells:
+            cell.source = cell.source.replace(correct, buggy)
+        nbformat.write(nb, path)
+        return
     text = path.read_text()
     if correct not in text:
         raise ValueError(f"{path}: cannot plant a bug, {correct!r} not found")

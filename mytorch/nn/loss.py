@@ -37,3 +37,24 @@ class CrossEntropyLoss:
         ### BEGIN SOLUTION
         return (self.softmax - self.Y) / self.O.shape[0]
         ### END SOLUTION
+### BEGIN FROM hw2
+
+
+class BCELoss:
+    """Binary cross-entropy, averaged over all N x q entries:
+    L = -(1 / (N q)) sum [Y log A + (1 - Y) log(1 - A)]."""
+
+    def forward(self, A: np.ndarray, Y: np.ndarray) -> float:
+        """A: probabilities in (0, 1), (N, q); Y: targets in {0, 1}, (N, q) -> scalar loss.
+        Keep A and Y for backward."""
+        ### BEGIN SOLUTION
+        self.A, self.Y = A, Y
+        return float(-np.mean(Y * np.log(A) + (1 - Y) * np.log(1 - A)))
+        ### END SOLUTION
+
+    def backward(self) -> np.ndarray:
+        """-> dL/dA = (A - Y) / (A (1 - A)) / (N q): (N, q)."""
+        ### BEGIN SOLUTION
+        return (self.A - self.Y) / (self.A * (1 - self.A)) / self.A.size
+        ### END SOLUTION
+### END FROM
