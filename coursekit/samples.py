@@ -1,8 +1,9 @@
 """Sample submissions for the demo and the tests: three students a course always has.
 
 * ``reference`` hands in the instructor's library, as the assignment's release
-  scopes it, and the model solutions of the notebook solution cells whose code
-  items run (every check passes);
+  scopes it, the model solutions of the notebook solution cells whose code
+  items run (every check passes) and the model answers of the written items
+  (awaiting manual grading);
 * ``blank`` hands in the release unchanged (every check fails);
 * ``buggy`` makes a few typical mistakes, each costing a known set of items:
   the ``BUGS`` of the assignment's ``samples`` module (course content), as
@@ -71,24 +72,26 @@ def _grade_id(cell) -> str:
 
 
 def solution_cells(assignment: Assignment, repo: Path) -> dict[str, dict[str, str]]:
-    """notebook -> {grade id of a solution cell that items run: its model solution}, from the
-    assignment's source notebooks."""
+    """notebook -> {grade id of a solution cell: its model solution}, from the assignment's source
+    notebooks: the cells whose code items run, and the answer cells of written items."""
     found: dict[str, dict[str, str]] = {}
-    for item in assignment.auto_items:
-        if not item.cell:
+    for item in assignment.items:
+        cell = item.grade_id if item.manual else item.cell
+        if not cell:
             continue
         path = Path(repo) / "source" / assignment.name / f"{item.notebook}.ipynb"
         nb = nbformat.read(path, as_version=4)
-        cells = [c for c in nb.cells if _grade_id(c) == item.cell]
+        cells = [c for c in nb.cells if _grade_id(c) == cell]
         if not cells:
-            raise ValueError(f"{path}: no cell {item.cell!r} (the code of item {item.grade_id!r})")
-        found.setdefault(item.notebook, {})[item.cell] = model_solution(cells[0].source)
+            raise ValueError(f"{path}: no cell {cell!r} (the {'answer' if item.manual else 'code'} of item "
+                             f"{item.grade_id!r})")
+        found.setdefault(item.notebook, {})[cell] = model_solution(cells[0].source)
     return found
 
 
 def hand_in_reference(assignment: Assignment, repo: Path, dest: Path) -> None:
     """Replace the stubs in dest with the instructor's files, and the released solution cells
-    that items run with their model solutions."""
+    (code that items run, written answers) with their model solutions."""
     repo, dest = Path(repo), Path(dest)
     for rel in assignment.student_files:
         (dest / rel).write_text(reference_file(assignment, repo, rel), encoding="utf-8")

@@ -96,7 +96,17 @@ def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
     copies = course_files + assignment.shipped_modules + (SHIPPED_CHECKS,) + tuple(rel for rel, _ in assignment.ship)
     for top in sorted({Path(rel).parts[0] for rel in copies if len(Path(rel).parts) > 1}):
         shutil.rmtree(dest / top, ignore_errors=True)
-    written = [_copy(repo / rel, dest / rel) for rel in course_files]
+    # Library files as this assignment sees them (plain nbgrader restores the given ones from here).
+    order = order_of(assignment, course)
+    written = [_copy(repo / rel, dest / rel) for rel in assignment.fixtures]
+    for rel in assignment.student_files + assignment.library_files:
+        text = _read(repo / rel)
+        view = library_view(assignment, rel, text, order)
+        if view is text:
+            _copy(repo / rel, dest / rel)  # byte for byte
+        else:
+            _write(dest / rel, view)
+        written.append(dest / rel)
     written += [_copy(KIT_ROOT / rel, dest / rel) for rel in assignment.shipped_modules]
     written += [_copy(repo / src, dest / rel) for rel, src in assignment.ship]
     written.append(_copy(repo / assignment.checks, dest / SHIPPED_CHECKS))
@@ -526,6 +536,9 @@ def _later_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]:
         except Exception:  # noqa: BLE001 - a notebook nbformat cannot read: validate reports it
             continue
         public |= {line.strip() for i, line in enumerate(lines) if i not in secret_at}
+    # A later line inside a longer line this release shows anyway ("Keep what backward needs." in
+    # an earlier docstring) is no secret either.
+    shown = "\n".join(public)
     secrets: dict[str, Secret] = {}
     for other in later:
         for rel, view in released_views(other, course, order).items():
@@ -535,7 +548,7 @@ def _later_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]:
                 reference = []
             for line in view.splitlines():
                 text = line.strip()
-                if text in public or text in secrets or _trivial(text):
+                if text in public or text in secrets or _trivial(text) or text in shown:
                     continue
                 where = f"{rel}:{reference.index(text) + 1}" if text in reference else rel
                 secrets[text] = Secret(text, where, other.name)
@@ -593,7 +606,7 @@ def _module(rel: str) -> str:
 def later_parts_in_release(assignment: Assignment, course: Course) -> list[str]:
     """Every library file the release holds that the assignment does not declare, and every use of
     a class, function or module that a later assignment adds, in the released library files and
-    in the notebooks' imports. (Prose may name them: `Softmax` in a docstring is not a class.)"""
+    in the notebooks' imports. (Prose may name a class: in a docstring it is not one.)"""
     order, course_as = _course_parts(assignment, course)
     added = later_names(assignment, course)
     dest = release_dir(assignment, course)
