@@ -335,6 +335,26 @@ def test_progress_bars_are_shown_as_a_terminal_would(released_course):
     assert cell.outputs[0]["text"] == "a 100%\nnext\n"
 
 
+def test_a_bar_redrawn_in_outputs_of_its_own_is_one_line():
+    """The kernel sends every redraw as an output of its own: consecutive outputs of one stream
+    are joined first, as Jupyter shows them; other outputs keep their place."""
+    import nbformat
+
+    from coursekit.handin.run import _as_a_terminal_shows
+
+    new = nbformat.v4.new_output
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [new("stream", name="stdout", text="start\n"),
+                    *(new("stream", name="stderr", text=f"\rtrain {p}%") for p in (0, 50, 100)),
+                    new("stream", name="stderr", text="\n"),
+                    new("display_data", data={"text/plain": "<Figure>"}),
+                    new("stream", name="stdout", text="done\n")]
+    _as_a_terminal_shows(nbformat.v4.new_notebook(cells=[cell]))
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in cell.outputs] == [
+        ("stream", "stdout", "start\n"), ("stream", "stderr", "train 100%\n"),
+        ("display_data", None, None), ("stream", "stdout", "done\n")]
+
+
 def test_every_handin_module_is_shipped_with_the_release(repo):
     modules = {p.relative_to(repo).as_posix() for p in (repo / "coursekit" / "handin").glob("*.py")}
     assert modules <= set(HW1.shipped_modules)
