@@ -7,13 +7,17 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench clean
 
-# torch is pinned: an unpinned torch pulls several GB of CUDA packages.
+# PyTorch first, pinned and CPU-only (PyPI's Linux build is CUDA's, several GB):
+# coursekit/pytorch.py (standard library only, so it runs before the kit is
+# installed) picks the pip arguments: a local wheel in pip's find-links (offline),
+# else the +cpu build from PyTorch's CPU index (macOS: PyPI). TORCH_INDEX_URL or
+# TORCH_SPEC in the environment choose another build.
 # The editable install maps only the coursekit package: a grading kernel must
 # never find the reference mytorch through the environment (tested).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml coursekit/pytorch.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "torch==2.13.0"
+	torch="$$($(BIN)/python -m coursekit.pytorch --print)" && $(BIN)/pip install --quiet $$torch
 	$(BIN)/pip install --quiet -e ".[test,postgres]"
 	touch $(STAMP)
 

@@ -21,7 +21,8 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 GRADE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 # The kit's own modules that a release ships next to the notebooks (the tester
-# helpers and the hand-in command); the assignment's checks module joins them.
+# helpers, the hand-in command, and `python -m coursekit.pytorch` to install
+# another PyTorch build); the assignment's checks module joins them.
 SHIPPED_MODULES = (
     "coursekit/checks/__init__.py",
     "coursekit/checks/library.py",
@@ -38,6 +39,7 @@ SHIPPED_MODULES = (
     "coursekit/handin/predict.py",
     "coursekit/handin/run.py",
     "coursekit/handin/spec.py",
+    "coursekit/pytorch.py",
 )
 # Where the assignment's checks module lives in a release and in the grading sandbox.
 SHIPPED_CHECKS = "coursekit/checks/assignment.py"

@@ -6,9 +6,15 @@ minibatches in the same order and use the same learning rate. With PyTorch
 in float64 (the default here) the two runs then differ only by rounding, so
 any visible gap between the curves is a bug in the MyTorch code.
 
+Progress (``progress=True``): in a Jupyter kernel, one line of output that
+each epoch redraws in place (an IPython display updated by its id, so a
+saved notebook keeps only its last state) and that ends as a one-line
+summary; nothing goes to stderr. Elsewhere (a terminal), a tqdm bar on
+stderr, or one printed line per epoch without tqdm.
+
 This module ships to students: it imports numpy at import time and nothing
-else outside the standard library; matplotlib, tqdm (optional) and torch are
-imported inside the functions that need them.
+else outside the standard library; matplotlib, tqdm (optional), IPython and
+torch are imported inside the functions that need them.
 """
 from __future__ import annotations
 
@@ -128,10 +134,53 @@ class _Silent(_Printer):
         return iter(self.iterable)
 
 
+class _NotebookLine(_Printer):
+    """In a Jupyter kernel: one text output redrawn in place every epoch, ending as a summary line.
+
+    An IPython display with a ``display_id``, updated rather than appended to:
+    the live notebook shows one changing line, and a saved (or nbclient-run)
+    notebook keeps only the last one. Nothing is written to stderr.
+    """
+
+    def __init__(self, iterable: Iterable, desc: str, total: int):
+        from IPython.display import display
+
+        super().__init__(iterable, desc, total)
+        self.done, self.start = 0, time.perf_counter()
+        self.handle = display({"text/plain": f"{desc}: {total} epochs to go"}, raw=True, display_id=True)
+
+    def __iter__(self) -> Iterator:
+        for i, item in enumerate(self.iterable, 1):
+            yield item
+            self.done = i
+            self._show(f"{self.desc}: epoch {i}/{self.total}  {self.postfix}")
+
+    def close(self) -> None:
+        seconds = time.perf_counter() - self.start
+        self._show(f"{self.desc}: {self.done} epochs in {seconds:.1f} s — {self.postfix}")
+
+    def _show(self, line: str) -> None:
+        if self.handle is not None:
+            self.handle.update({"text/plain": line.rstrip()}, raw=True)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel; False in a terminal (plain or IPython) or a script.
+
+    Looks only at what is already imported: a script that never loaded IPython
+    is not a notebook."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)() if ipython else None
+    return getattr(shell, "kernel", None) is not None
+
+
 def _progress(epochs: int, desc: str, enabled: bool) -> Any:
-    """A bar over the epochs: tqdm if installed, else one printed line per epoch."""
+    """Progress over the epochs: a line redrawn in place in a notebook; elsewhere tqdm on stderr
+    if installed, else one printed line per epoch."""
     if not enabled:
         return _Silent(range(epochs))
+    if in_notebook():
+        return _NotebookLine(range(epochs), desc, epochs)
     try:
         from tqdm import tqdm
     except ImportError:

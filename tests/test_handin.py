@@ -180,6 +180,61 @@ def _ink(pgm: Path) -> float:
     return sum(1 for b in pixels if b < 200) / max(1, len(pixels))
 
 
+def page_heads(pdf: Path) -> list[str]:
+    """The first line of text of every page."""
+    return [next((ln.strip() for ln in pdf_text(pdf, page).splitlines() if ln.strip()), "")
+            for page in range(1, page_count(pdf) + 1)]
+
+
+def notebook_heading(nb: str) -> str:
+    points = sum(i.points for i in HW1.items_of(nb))
+    return f"{nb}.ipynb — {points} points" if points else f"{nb}.ipynb — not graded"
+
+
+def test_each_problem_starts_a_page_with_its_title_and_points(handed_in):
+    heads = page_heads(handed_in["pdf"])
+    pages = []
+    for nb in HW1.notebooks:
+        found = [page for page, head in enumerate(heads, 1) if head.startswith(notebook_heading(nb))]
+        assert len(found) == 1, (nb, heads)
+        pages += found
+        title = next(line for line in pdf_text(handed_in["pdf"], found[0]).splitlines() if "Problem" in line)
+        assert re.search(r"Problem \d", title), title  # the notebook's own title follows on that page
+    assert pages == sorted(pages)
+    assert "LinearTester.ipynb — 7 points" in heads[pages[0] - 1]
+
+
+def test_training_prints_its_summary_and_plots_not_progress_frames(handed_in):
+    pdf, heads = handed_in["pdf"], page_heads(handed_in["pdf"])
+    first = next(p for p, h in enumerate(heads, 1) if h.startswith("TrainingTester.ipynb"))
+    last = next(p for p, h in enumerate(heads, 1) if h.startswith("Appendix")) - 1
+    text = pdf_text(pdf, first, last)
+    assert last - first + 1 <= 3, f"TrainingTester takes {last - first + 1} pages"
+    assert not re.search(r"epoch/s|\d+%\||\d+/\d+ \[", text), text  # tqdm's bar, rate and counter
+    assert re.search(r"regression: 30 epochs in [\d.]+ s — MyTorch loss [\d.]+ \| PyTorch loss", text), text
+    assert re.search(r"digits: 20 epochs in [\d.]+ s — MyTorch loss", text), text
+
+
+def _pink(ppm: Path) -> float:
+    """Share of pixels in the colour of JupyterLab's error background (#fdd), from a binary PPM."""
+    data = ppm.read_bytes()
+    header = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    px = data[header.end():]
+    n = len(px) // 3
+    return sum(1 for i in range(0, 3 * n, 3) if px[i] >= 245 and 200 <= px[i + 1] <= 235
+               and 200 <= px[i + 2] <= 235) / max(1, n)
+
+
+@pytest.mark.parametrize("which", ["handed_in", "broken_hand_in"])
+def test_no_page_is_coloured_as_an_error(which, request, tmp_path):
+    """Failing checks and errors are bordered blocks; stderr is not printed (once, pages of
+    progress bars and tracebacks were printed on lab's pink error background)."""
+    pdf = request.getfixturevalue(which)["pdf"]
+    subprocess.run(["pdftoppm", "-r", "20", str(pdf), str(tmp_path / "p")], check=True)
+    for page in sorted(tmp_path.glob("p-*.ppm")):
+        assert _pink(page) < 0.02, page.name
+
+
 # --- the zip -------------------------------------------------------------------------------
 
 
@@ -343,6 +398,26 @@ def test_progress_bars_are_shown_as_a_terminal_would(released_course):
     assert cell.outputs[0]["text"] == "a 100%\nnext\n"
 
 
+def test_a_bar_redrawn_in_outputs_of_its_own_is_one_line():
+    """The kernel sends every redraw as an output of its own: consecutive outputs of one stream
+    are joined first, as Jupyter shows them; other outputs keep their place."""
+    import nbformat
+
+    from coursekit.handin.run import _as_a_terminal_shows
+
+    new = nbformat.v4.new_output
+    cell = nbformat.v4.new_code_cell("")
+    cell.outputs = [new("stream", name="stdout", text="start\n"),
+                    *(new("stream", name="stderr", text=f"\rtrain {p}%") for p in (0, 50, 100)),
+                    new("stream", name="stderr", text="\n"),
+                    new("display_data", data={"text/plain": "<Figure>"}),
+                    new("stream", name="stdout", text="done\n")]
+    _as_a_terminal_shows(nbformat.v4.new_notebook(cells=[cell]))
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in cell.outputs] == [
+        ("stream", "stdout", "start\n"), ("stream", "stderr", "train 100%\n"),
+        ("display_data", None, None), ("stream", "stdout", "done\n")]
+
+
 def test_every_handin_module_is_shipped_with_the_release(repo):
     modules = {p.relative_to(repo).as_posix() for p in (repo / "coursekit" / "handin").glob("*.py")}
     assert modules <= set(HW1.shipped_modules)
@@ -416,6 +491,103 @@ def test_the_latex_engine_prints_the_hand_in(handed_in, tmp_path):
     text = pdf_text(out)
     assert "Problem 1" in text and "Problem 4" in text and "mytorch/models/mlp.py" in text
     assert "$" not in text
+
+
+# --- what the PDF prints of a notebook ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(released_course, tmp_path_factory) -> dict:
+    """LinearTester and TrainingTester run by the hand-in's own runner, on the release with the
+    reference library (no browser needed)."""
+    from dataclasses import replace
+
+    from coursekit.handin.run import run_notebooks
+
+    folder = copy_release(released_course.folder("release", "hw1"), tmp_path_factory.mktemp("trained") / "hw1")
+    hand_in_reference(HW1, released_course.repo, folder)
+    spec = replace(SPEC, notebooks=("LinearTester", "TrainingTester"))
+    return dict(zip(spec.notebooks, run_notebooks(folder, spec, jobs=2)))
+
+
+def test_training_in_a_hand_in_writes_no_stderr_and_one_line_per_run(trained):
+    run = trained["TrainingTester"]
+    assert run.ok, (run.problem, run.errors)
+    texts = []
+    for cell in run.notebook.cells:
+        for out in cell.get("outputs", []):
+            assert not (out.output_type == "stream" and out.name == "stderr"), out
+            if out.output_type == "stream":
+                texts.append(out.text)
+            elif "text/plain" in out.get("data", {}) and not set(out.data) - {"text/plain"}:
+                texts.append(out.data["text/plain"])  # a text-only display: the training line
+    assert not any("\r" in t for t in texts), texts
+    lines = [line for t in texts for line in t.splitlines() if line.strip()]
+    assert len(lines) == 2 and all(re.match(r"[\w-]+: \d+ epochs in [\d.]+ s — MyTorch loss", ln)
+                                   for ln in lines), lines
+
+
+def test_the_pdf_html_has_no_stderr_and_heads_each_part_with_its_points(trained):
+    from coursekit.handin.document import NotebookHTML
+
+    html = NotebookHTML()
+    linear, training = (html.convert(trained[nb]) for nb in ("LinearTester", "TrainingTester"))
+    assert "application/vnd.jupyter.stderr" not in training.body  # neither stderr nor an error
+    assert "regression: 30 epochs in" in training.body
+    assert "LinearTester.ipynb — 7 points</span>" in linear.body
+    assert "7 / 7 points by the visible checks" in linear.body
+    assert "TrainingTester.ipynb — not graded</span>" in training.body
+
+
+def test_the_pdf_drops_stderr_and_shows_errors_as_given_without_colours():
+    import nbformat
+
+    from coursekit.handin.document import NotebookHTML, for_print
+    from coursekit.handin.run import NotebookRun
+
+    new = nbformat.v4.new_output
+    cell = nbformat.v4.new_code_cell("check('x')")
+    cell.outputs = [new("stream", name="stdout", text="my own print\n"),
+                    new("stream", name="stderr", text="UserWarning: library noise\n"),
+                    new("error", ename="CheckFailed", evalue="x: wrong",
+                        traceback=["\x1b[31mCheckFailed\x1b[39m: x: wrong", "\x1b[1mline two\x1b[0m"])]
+    bare = nbformat.v4.new_code_cell("1/0")
+    bare.outputs = [new("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]
+    nb = nbformat.v4.new_notebook(cells=[cell, bare])
+    shown = for_print(nb)
+    assert [o.output_type for o in shown.cells[0].outputs] == ["stream", "error"]
+    assert shown.cells[0].outputs[1].traceback == ["CheckFailed: x: wrong", "line two"]
+    assert shown.cells[1].outputs[0].traceback == ["ZeroDivisionError: division by zero"]
+    assert len(nb.cells[0].outputs) == 3 and "\x1b" in nb.cells[0].outputs[2].traceback[0]  # the zip's copy
+
+    body = NotebookHTML().convert(NotebookRun("Nb", nb)).body
+    assert "my own print" in body and "library noise" not in body
+    assert "CheckFailed: x: wrong" in body and "line two" in body and "ansi-" not in body
+    assert body.count('data-mime-type="application/vnd.jupyter.stderr"') == 2  # the two errors
+
+
+def test_a_part_counts_written_answers_in_its_points():
+    import nbformat
+
+    from coursekit.handin.document import banner, heading
+    from coursekit.handin.run import NotebookRun, summarise
+
+    def graded(cell, gid, points):
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": gid, "points": points}
+        return cell
+
+    code = graded(nbformat.v4.new_code_cell("check('a')"), "a", 3)
+    code.execution_count = 1
+    nb = nbformat.v4.new_notebook(cells=[code, graded(nbformat.v4.new_markdown_cell("answer"), "why", 2)])
+    run = NotebookRun("Nb", nb)
+    run.graded, run.errors = summarise(nb)
+    assert heading(run) == "Nb.ipynb — 5 points"
+    assert "3 / 3 points by the visible checks" in banner(run) and "2 graded by hand" in banner(run)
+    nb.cells = nb.cells[:1]
+    nb.cells[0].metadata.nbgrader["points"] = 1
+    run.graded, _ = summarise(nb)
+    assert heading(run) == "Nb.ipynb — 1 point" and "graded by hand" not in banner(run)
+    assert heading(NotebookRun("Plain", nbformat.v4.new_notebook())) == "Plain.ipynb — not graded"
 
 
 def test_name_and_id_are_asked_once_then_remembered(tmp_path, monkeypatch):

@@ -193,6 +193,28 @@ def test_progress_without_tqdm_prints_a_line_per_epoch(monkeypatch, capsys):
     assert lines[1].startswith("regression epoch 2/2") and "MyTorch loss" in lines[1] and "PyTorch loss" in lines[1]
 
 
+def test_outside_a_kernel_it_is_not_a_notebook():
+    assert training.in_notebook() is False
+
+
+def test_in_a_notebook_progress_is_one_line_redrawn_in_place(repo):
+    """In a Jupyter kernel: no tqdm frames, nothing on stderr; one display, updated in place,
+    that a run notebook keeps only in its final state (the summary line)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("from helpers import training\nprint('before')\n"
+            "h = training.train_regression(epochs=3, n_train=64, n_test=16)\nprint('after')")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(repo)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert [(o.output_type, o.get("name")) for o in outputs] == [
+        ("stream", "stdout"), ("display_data", None), ("stream", "stdout")], outputs
+    line = outputs[1].data["text/plain"]
+    assert "\n" not in line and "\r" not in line
+    assert line.startswith("regression: 3 epochs in ") and "MyTorch loss" in line and "PyTorch loss" in line, line
+
+
 def test_progress_false_is_silent(capsys):
     training.train_regression(epochs=2, n_train=64, n_test=16, progress=False)
     assert capsys.readouterr().err == ""

@@ -4,6 +4,20 @@ One document (rather than a PDF per part, merged) lets the browser print it
 in a single run; CSS page breaks start every part on a new page.  Math is
 typeset by a local MathJax (the ``jupyter-server-mathjax`` package), so
 printing needs no network.
+
+Each notebook is a problem: its part starts on a new page with a strip
+naming the notebook and its points (the nbgrader points of its graded cells,
+written answers included) and what the visible checks gave.
+
+What of a notebook's outputs is printed (:func:`for_print`; the notebook in
+the zip keeps everything):
+
+* stdout, displays, plots: all of it, as the student sees it;
+* error outputs: the exception's traceback lines as the kernel gave them
+  (ANSI colours stripped), in a bordered block;
+* stderr streams: never. Student code prints to stdout; stderr is where
+  libraries talk (warnings, progress-bar frames), which is noise in a PDF
+  that is read or graded.
 """
 from __future__ import annotations
 
@@ -14,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from coursekit.handin.run import FAIL, NOT_RUN, PASS, NotebookRun
+from coursekit.handin.run import ANSI, FAIL, NOT_RUN, PASS, NotebookRun
 from coursekit.handin.spec import HandinSpec
 
 STUB = "raise NotImplementedError"
@@ -33,6 +47,12 @@ body { margin: 0; padding: 0; }
 .hi-banner { font: 600 10pt sans-serif; color: #555; border-bottom: 1px solid #bbb;
              padding: 0 0 3px 0; margin: 0 0 10px 0; display: flex; justify-content: space-between; }
 .hi-banner .bad { color: #b00020; }
+.hi-banner .hi-title { color: #222; }
+/* Error outputs (stderr streams are not printed, so only they carry this type): a bordered
+   block, not lab's error-pink background across the page. */
+.jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'] {
+  background: none; border: 1px solid #e0b4b4; border-left: 3px solid #b00020; padding: 2px 6px; margin: 2px 0; }
+.jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr'] pre { color: #7a0016; }
 .jp-Notebook { padding: 0 !important; }
 .jp-OutputArea-child { break-inside: auto; }  /* lab's "avoid" leaves half-empty pages before long outputs */
 .jp-InputArea, .jp-RenderedImage, .MathJax_Display, tr { break-inside: avoid; }
@@ -86,7 +106,7 @@ class NotebookHTML:
         if run.notebook is None:
             return failed_part(title, run.problem or "the notebook could not be read")
         try:
-            page = self._export(run.notebook)
+            page = self._export(for_print(run.notebook))
             main = re.search(r"<main>(.*)</main>", page, re.S)
             if not main:
                 raise ValueError("nbconvert's page has no <main> element")
@@ -109,19 +129,57 @@ class NotebookHTML:
         return page
 
 
+def for_print(nb: Any) -> Any:
+    """A copy of an executed notebook with what the PDF shows: no stderr streams, error tracebacks
+    without ANSI colours (an error without traceback lines shows its type and message)."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                continue
+            if out.get("output_type") == "error":
+                lines = [ANSI.sub("", line) for line in out.get("traceback") or []]
+                out["traceback"] = lines or [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+            kept.append(out)
+        cell.outputs = kept
+    return nb
+
+
+def notebook_points(nb: Any) -> float:
+    """What a notebook is worth: the nbgrader points of its graded cells, written answers included."""
+    return sum(float(meta.get("points", 0) or 0) for meta in
+               (cell.get("metadata", {}).get("nbgrader", {}) for cell in nb.cells) if meta.get("grade"))
+
+
+def heading(run: NotebookRun) -> str:
+    """A notebook's title line: "LinearTester.ipynb — 7 points" ("— not graded" if it has no points)."""
+    worth = notebook_points(run.notebook) if run.notebook is not None else run.total
+    return f"{run.name}.ipynb — " + (f"{_pts(worth)} point{'' if worth == 1 else 's'}" if worth else "not graded")
+
+
 def banner(run: NotebookRun) -> str:
-    """The strip at the top of a notebook's first page: file name and its result."""
+    """The strip at the top of a notebook's first page: the notebook and its points, and its result."""
+    by_hand = (notebook_points(run.notebook) if run.notebook is not None else run.total) - run.total
     if run.problem:
         right = f'<span class="bad">{html.escape(run.problem)}</span>'
     elif run.graded:
         cls = "" if run.points == run.total else ' class="bad"'
         right = f"<span{cls}>{_pts(run.points)} / {_pts(run.total)} points by the visible checks</span>"
+    elif by_hand:
+        right = "<span>no visible checks</span>"
     else:
         right = "<span>no graded checks</span>"
+    if by_hand > 0 and not run.problem:
+        right += f" <span>· {_pts(by_hand)} graded by hand</span>"
     if run.errors and not run.problem:
         right += f' <span class="bad">· {len(run.errors)} cell(s) raised an error</span>'
-    return (f'<div class="hi-banner tex2jax_ignore"><span>{html.escape(run.name)}.ipynb</span>'
-            f'{right}</div>')
+    return (f'<div class="hi-banner tex2jax_ignore"><span class="hi-title">{html.escape(heading(run))}</span>'
+            f"{right}</div>")
 
 
 def failed_part(title: str, reason: str) -> Part:

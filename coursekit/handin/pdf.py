@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursekit.handin.browser import Printer
-from coursekit.handin.document import NotebookHTML, Part, assemble, cover, find_mathjax, source_parts
+from coursekit.handin.document import (NotebookHTML, Part, assemble, cover, find_mathjax, for_print, heading,
+                                       source_parts)
 from coursekit.handin.run import NotebookRun
 from coursekit.handin.spec import HandinError, HandinSpec
 
@@ -203,7 +204,7 @@ def _notebook_cells(run: NotebookRun) -> list:
 
     if run.notebook is None:
         return [nbformat.v4.new_markdown_cell(f"# {run.name}.ipynb\n\nNot rendered: {run.problem}")]
-    return [nbformat.v4.new_markdown_cell(f"*{run.name}.ipynb*"), *run.notebook.cells]
+    return [nbformat.v4.new_markdown_cell(f"*{heading(run)}*"), *for_print(run.notebook).cells]
 
 
 def _cover_markdown(spec, name, student_id, runs, files, when) -> str:

@@ -196,13 +196,25 @@ def _clear_outputs(nb: Any) -> None:
 
 
 def _as_a_terminal_shows(nb: Any) -> None:
-    """Progress bars redraw their line with "\r"; keep only what ends up on screen,
-    as Jupyter does, instead of every frame."""
+    """Streams as Jupyter shows them: consecutive outputs of one stream are one text (the kernel
+    sends a progress bar's every redraw as an output of its own), and a line redrawn with "\r"
+    keeps only what ends up on screen instead of every frame."""
     for cell in nb.cells:
-        for out in cell.get("outputs", []):
+        if cell.get("cell_type") != "code" or not cell.get("outputs"):
+            continue
+        outputs: list[Any] = []
+        for out in cell.outputs:
+            last = outputs[-1] if outputs else None
+            if (out.get("output_type") == "stream" and last is not None and last.get("output_type") == "stream"
+                    and last.get("name") == out.get("name")):
+                last["text"] = last.get("text", "") + out.get("text", "")
+            else:
+                outputs.append(out)
+        for out in outputs:
             if out.get("output_type") == "stream" and "\r" in out.get("text", ""):
                 out["text"] = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1]
                                         for line in out["text"].split("\n"))
+        cell.outputs = outputs
 
 
 def _kernel_problem(exc: BaseException, log: Any) -> str:

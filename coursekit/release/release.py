@@ -30,13 +30,14 @@ from coursekit.assignment import DECLARATION, SHIPPED_CHECKS, Assignment
 from coursekit.checks.policy import describe as describe_policy
 from coursekit.course import Course, CourseError
 from coursekit.handin.spec import launcher_source, spec_of
+from coursekit.pytorch import TORCH_VERSION, requirement_lines
 from coursekit.release.stub import StubError, scope_text, stub_source
 from coursekit.source.markers import HIDDEN_TESTS, SOLUTION, Kind, Region, course_order, find_regions
 from coursekit.source.validate import course_assignments, library_roots, notebook_path, validate_or_raise
 
+# Besides PyTorch, whose lines (CPU-only build) come from coursekit.pytorch.
 STUDENT_REQUIREMENTS = (
     "numpy",
-    "torch==2.13.0",
     "matplotlib",
     "scikit-learn",
     "tqdm",
@@ -255,9 +256,16 @@ def shipped_facts(assignment: Assignment, repo: Path) -> dict:
 
 def write_student_docs(assignment: Assignment, course: Course) -> None:
     dest = release_dir(assignment, course)
-    _write(dest / "requirements.txt", "".join(f"{r}\n" for r in STUDENT_REQUIREMENTS))
+    _write(dest / "requirements.txt", student_requirements())
     _write(dest / "README.md", student_readme(assignment))
     _write(dest / "handin.py", launcher_source(spec_of(assignment)))
+
+
+def student_requirements() -> str:
+    """requirements.txt: PyTorch's CPU-only build wherever it is installed, then the rest."""
+    header = ("# PyTorch's CPU-only build: all this course needs (PyPI's torch for Linux is the CUDA build,\n"
+              "# several GB). Another build: see README.md, \"Set up\".\n")
+    return header + "".join(f"{line}\n" for line in requirement_lines() + list(STUDENT_REQUIREMENTS))
 
 
 def _read(path: Path) -> str:
@@ -291,6 +299,19 @@ python -m venv .venv
 source .venv/bin/activate        # Windows: .venv\\Scripts\\activate
 pip install -r requirements.txt
 ```
+
+This installs PyTorch {TORCH_VERSION}, CPU only: all this course needs, and a download of
+a few hundred MB rather than the several GB of the CUDA build (on Linux and Windows it comes
+from PyTorch's own index, download.pytorch.org). To install another build instead (a GPU is
+no use here, but you may want the one you have), name its index; the kit then installs that
+build and the rest of `requirements.txt`:
+
+```
+python -m coursekit.pytorch --index-url https://download.pytorch.org/whl/cu126 -r requirements.txt
+```
+
+(`--spec "torch=={TORCH_VERSION}+cu126"` names the exact wheel; `python -m coursekit.pytorch --help`
+says more, and `--print` only shows what it would ask pip for.)
 
 ## Work
 
