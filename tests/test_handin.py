@@ -376,6 +376,8 @@ def test_edited_graded_cells_are_noticed_with_nbgraders_checksum(released_course
     import nbformat
     from nbgrader.utils import compute_checksum
 
+    import nbformat
+
     from coursekit.handin.run import edited_graded_cells, nbgrader_checksum
 
     nb = nbformat.read(released_course.folder("release", "hw1") / "LossTester.ipynb", as_version=4)
@@ -603,3 +605,25 @@ def test_name_and_id_are_asked_once_then_remembered(tmp_path, monkeypatch):
     assert json.loads((tmp_path / ".handin.json").read_text())["id"] == "gh43"
     with pytest.raises(cli.HandinError, match="student id 'a/b'"):
         cli.identity(tmp_path, None, "a/b")
+
+
+def test_answering_a_written_question_is_not_editing_a_graded_cell():
+    """A written answer cell (grade and solution) is meant to change; a graded test cell is not."""
+    import nbformat
+
+    from coursekit.handin.run import edited_graded_cells, nbgrader_checksum
+
+    def cell(kind, grade_id, solution):
+        meta = {"grade": True, "solution": solution, "locked": not solution, "grade_id": grade_id, "points": 2.0,
+                "schema_version": 3}
+        c = (nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell)(
+            "YOUR ANSWER HERE" if solution else 'check("x")', metadata={"nbgrader": meta})
+        c.metadata["nbgrader"]["checksum"] = nbgrader_checksum(c)
+        return c
+
+    nb = nbformat.v4.new_notebook(cells=[cell("markdown", "why", True), cell("code", "x", False)])
+    assert edited_graded_cells(nb) == []
+    nb.cells[0].source = "Because the Jacobian is not diagonal."
+    assert edited_graded_cells(nb) == []
+    nb.cells[1].source = "pass"
+    assert edited_graded_cells(nb) == ["x"]

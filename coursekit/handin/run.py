@@ -163,7 +163,8 @@ def edited_graded_cells(nb: Any) -> list[str]:
     edited = []
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and meta.get("checksum") and meta.get("grade_id"):
+        # An answer cell (solution as well as grade: a written answer) is there to be changed.
+        if meta.get("grade") and not meta.get("solution") and meta.get("checksum") and meta.get("grade_id"):
             if nbgrader_checksum(cell) != meta["checksum"]:
                 edited.append(meta["grade_id"])
     return edited
