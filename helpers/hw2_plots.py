@@ -76,7 +76,7 @@ def _max_diff(mine: Any, ref: np.ndarray) -> str:
     return f"{np.max(np.abs(mine.reshape(ref.shape) - ref)):.1e}"
 
 
-def _no_mytorch(ax: Any, text: str = "MyTorch: not available (see the note below)") -> None:
+def _no_mytorch(ax: Any, text: str = "MyTorch: not available (see the note above the picture)") -> None:
     ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=8, color="C3")
 
 
