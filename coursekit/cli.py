@@ -56,7 +56,9 @@ def cmd_release(args: argparse.Namespace) -> int:
     from coursekit.release.release import release
 
     out = release(get_assignment(args), _course(args), force=args.force)
-    print(f"released {args.assignment} to {out}")
+    files = sum(1 for p in out.rglob("*") if p.is_file())
+    print(f"released {args.assignment} to {out}: {files} files scanned, no solution, hidden test, model answer "
+          "or later assignment's part in any")
     return 0
 
 
