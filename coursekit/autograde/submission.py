@@ -28,8 +28,9 @@ from coursekit.checks.library import MAX_LIBRARY_FILE, source_problems
 
 # A notebook with outputs can be a few MB; larger is not read (nor copied for formgrader).
 MAX_NOTEBOOK_BYTES = 20 << 20
-# Written by nbgrader's collect and by `course collect`, not by the student.
-NBGRADER_FILES = {"timestamp.txt", "handin.json"}
+# Written by `nbgrader submit` (timestamp, the secret its feedback is released under) or by
+# `course collect` and handin.py, not by the student.
+NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt", "handin.json"}
 
 KIT = Path(__file__).resolve().parent.parent
 # fingerprint(): files up to this size are hashed whole (more than any cap above,

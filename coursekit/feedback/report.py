@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
@@ -211,8 +212,12 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def write_outputs(result: SubmissionResult, autograded: Path, feedback: Path,
-                  assignment: "Assignment | None" = None, grades: "Mapping[str, ItemGrade] | None" = None) -> None:
-    _write_if_changed(feedback / "feedback.html", feedback_html(result, assignment, grades))
+                  assignment: "Assignment | None" = None, grades: "Mapping[str, ItemGrade] | None" = None,
+                  submitted: Path | None = None) -> None:
+    page = feedback_html(result, assignment, grades)
+    _write_if_changed(feedback / "feedback.html", page)
+    if submitted is not None and assignment is not None:
+        write_exchange_feedback(submitted, feedback, assignment.notebooks, page)
     # results.json last: its presence with a matching fingerprint marks the student as done.
     _write_if_changed(autograded / "results.json", json.dumps(results_json(result, assignment, grades), indent=1))
 
@@ -230,8 +235,66 @@ def refresh_outputs(course: "Course", assignment: "Assignment", student: str,
         if result is None:
             return False
     grades = student_grades(course.db_url, assignment, student)
-    write_outputs(result, autograded, course.folder("feedback", assignment.name, student), assignment, grades)
+    write_outputs(result, autograded, course.folder("feedback", assignment.name, student), assignment, grades,
+                  submitted=course.folder("submitted", assignment.name, student))
     return True
+
+
+# -- nbgrader's exchange ------------------------------------------------------------------
+
+EXCHANGE_SECRET = "submission_secret.txt"  # written by `nbgrader submit` into the submission
+EXCHANGE_TIMESTAMP = "timestamp.txt"
+_SECRET = re.compile(r"[0-9a-f]{16,1024}")  # nbgrader writes secrets.token_hex(64)
+_CAP = 4096
+
+
+def write_exchange_feedback(submitted: Path, feedback: Path, notebooks: "tuple[str, ...] | list[str]",
+                            page: str) -> list[str]:
+    """Make ``feedback/<student>/<assignment>/`` what ``nbgrader release_feedback`` releases.
+
+    nbgrader releases each ``<notebook>.html`` there under a hash of the
+    submission's secret (``submission_secret.txt``, written by ``nbgrader
+    submit``) and the notebook's name, and ``nbgrader fetch_feedback`` finds it
+    for each notebook of the student's own copy of that submission.  So for a
+    submission that came through the exchange the kit's page (one for the
+    whole submission) is also written as ``<notebook>.html`` for every notebook
+    of the assignment, beside the submission's ``timestamp.txt`` and secret.
+
+    A hand-in collected from a zip has no secret: it gets no notebook pages (its
+    feedback goes back through the course site), but a ``timestamp.txt`` and a
+    secret of the kit's own, so that release_feedback, which reads both for
+    every page it finds (``feedback.html`` too), does not stop at it; what it
+    releases for that student no fetch can find.
+
+    Everything read comes through safefs, capped; returns the pages written."""
+    from coursekit.autograde import safefs
+    from coursekit.collect import format_timestamp, parse_timestamp
+
+    def small_text(rel: str) -> str | None:
+        data = safefs.read_capped(submitted, rel, _CAP)
+        if isinstance(data, safefs.Problem):
+            return None
+        try:
+            return data.decode("ascii").strip()
+        except UnicodeDecodeError:
+            return None
+
+    feedback.mkdir(parents=True, exist_ok=True)
+    when = parse_timestamp(small_text(EXCHANGE_TIMESTAMP))
+    _write_if_changed(feedback / EXCHANGE_TIMESTAMP, format_timestamp(when) if when else "unknown")
+    secret = small_text(EXCHANGE_SECRET) if not safefs.folder_problem(submitted) else None
+    if secret is None or not _SECRET.fullmatch(secret):
+        if not (feedback / EXCHANGE_SECRET).is_file():
+            import secrets
+
+            write_atomic(feedback / EXCHANGE_SECRET, secrets.token_hex(64))
+        return []
+    _write_if_changed(feedback / EXCHANGE_SECRET, secret)
+    written = []
+    for name in notebooks:
+        _write_if_changed(feedback / f"{name}.html", page)
+        written.append(f"{name}.html")
+    return written
 
 
 def read_result(path: Path) -> SubmissionResult | None:
