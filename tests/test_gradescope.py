@@ -202,6 +202,15 @@ def test_a_grader_failure_writes_a_results_json_that_says_so(source, tmp_path):
     assert data["score"] == 0 and data["extra_data"]["grader_failed"] is True
 
 
+def test_running_out_of_time_writes_a_results_json(source, course, tmp_path):
+    from coursekit.gradescope import run
+
+    shutil.copytree(course.folder("submitted", A.name, "reference"), tmp_path / "submission")
+    data = run(tmp_path, source, deadline=0.5)
+    assert data["score"] == 0 and "took longer than 0.5 seconds" in data["output"]
+    assert json.loads((tmp_path / "results" / "results.json").read_text())["extra_data"]["grader_failed"] is True
+
+
 def test_course_gradescope_writes_the_zip(course, tmp_path, capsys):
     from coursekit.cli import main
 
