@@ -6,6 +6,7 @@
     course collect A DIR     import the students' hand-in zips into submitted/
     course autograde A       grade submitted/*/A (sandboxed, parallel) into the gradebook
     course export A          class CSV of per-item scores
+    course gradescope A      autograder.zip that grades a hand-in on Gradescope the same way
     course demo              the whole pipeline on built-in sample submissions
 """
 from __future__ import annotations
@@ -113,6 +114,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gradescope(args: argparse.Namespace) -> int:
+    from coursekit.gradescope import build
+
+    assignment, course = get_assignment(args), _course(args)
+    out = Path(args.output or course.root / f"{assignment.name}_autograder.zip")
+    build(assignment, course, out, allow_unsandboxed=args.allow_unsandboxed)
+    print(f"wrote {out} (upload it as the assignment's autograder on Gradescope)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from coursekit.demo import run_demo
 
@@ -197,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("scores", cmd_scores, "print the per-student, per-item score table")
     p = add("export", cmd_export, "write the class CSV of per-item scores")
     p.add_argument("-o", "--output", help="CSV path (default: <course>/<assignment>_grades.csv)")
+    p = add("gradescope", cmd_gradescope, "write the Gradescope autograder.zip for an assignment")
+    p.add_argument("-o", "--output", help="zip path (default: <course>/<assignment>_autograder.zip)")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="where bubblewrap cannot start in Gradescope's container, grade with resource limits "
+                        "only (default: report that the grader failed)")
     p = add("demo", cmd_demo, "run the whole pipeline on sample submissions", assignment=False)
     p.add_argument("--folder", default=str(REPO / "demo"), help="course root for the demo (default: demo/)")
     p = add("fixtures", cmd_fixtures, "regenerate each assignment's fixture (kept if within tolerance)",
