@@ -26,3 +26,10 @@ c.Autograde.exclude_overwriting = {path.parent.name: student_files(path)
 
 c.Execute.timeout = 300
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# nbgrader's formgrader over a course graded by `course autograde`: its Autograde, Generate
+# Feedback and Generate buttons run the kit's (never plain nbgrader over the kit's results),
+# and its submission page renders equations offline.  See coursekit/formgrader.
+from coursekit.formgrader import install  # noqa: E402
+
+install(c)
