@@ -163,3 +163,103 @@ def test_the_generate_button_releases_with_the_kit(served):
     assert answer["success"], answer
     assert "course release" in answer["log"]
     assert (course.folder("release", NAME) / "Nb.ipynb").is_file()
+
+
+# --- in a real browser: a grader scores a written hw2 answer -----------------------------
+
+HW2 = "hw2"
+
+
+@pytest.mark.slow
+def test_a_grader_scores_a_written_answer_in_the_browser(tmp_path, capsys):
+    """Open the reference's hw2 submission in the formgrader, score a written answer and comment;
+    scores, export, results.json and the feedback page show both, a forced regrade keeps them."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    import csv
+
+    from nbgrader.api import Gradebook
+
+    from coursekit.autograde.run import autograde
+    from coursekit.cli import main
+    from coursekit.course import Course
+    from coursekit.release.release import release
+    from coursekit.samples import make_samples
+
+    course = Course.copy_of(REPO, tmp_path / "course")
+    assignment = course.assignment(HW2)
+    written = assignment.manual_items[0]  # the first written answer of the course's hw2
+    release(assignment, course, force=True)
+    folders = make_samples(assignment, course)
+    for folder in folders.values():
+        (folder / "timestamp.txt").write_text(STAMP)
+    summary = autograde(assignment, course, jobs=2, progress=False)
+    assert sorted(summary.graded) == ["blank", "buggy", "reference"], summary.failed
+    auto = json.loads((course.folder("autograded", HW2, "reference") / "results.json").read_text())["score"]
+    comment = "Right Jacobian; say where the diagonal comes from."
+    docs = REPO / "docs"
+
+    with jupyter_server(course.root, tmp_path) as url, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        page = browser.new_context(viewport={"width": 1280, "height": 900},  # the token on every request
+                                   extra_http_headers={"Authorization": f"token {TOKEN}"}).new_page()
+        page.goto(f"{url}/formgrader/manage_submissions/{HW2}")
+        page.wait_for_selector("td:has-text('reference')")
+        listing = page.inner_text("body")
+        assert "None, None" not in listing and "needs autograding" not in listing.lower()
+        page.screenshot(path=str(docs / "formgrader_submissions.png"))
+
+        notebooks = call(url, f"/formgrader/api/submitted_notebooks/{HW2}/{written.notebook}")
+        submission = next(n for n in notebooks if n["student"] == "reference")
+        page.goto(f"{url}/formgrader/submissions/{submission['id']}/")
+        score = page.locator(f"input.score#{written.grade_id}")
+        score.wait_for()
+        page.wait_for_function("window.MathJax && MathJax.Hub", timeout=30000)  # offline MathJax loaded
+        page.wait_for_selector(".MathJax, .MathJax_Display", timeout=30000)  # and typeset the equations
+        score.fill(str(written.points - 1))
+        score.press("Tab")  # "change" saves the score
+        box = page.locator(f"textarea#{written.grade_id}-comment")
+        box.fill(comment)
+        box.press("Tab")
+        for _ in range(100):
+            with Gradebook(course.db_url) as gb:
+                grade = gb.find_grade(written.grade_id, written.notebook, HW2, "reference")
+                said = gb.find_comment(written.grade_id, written.notebook, HW2, "reference").manual_comment
+                if grade.manual_score is not None and said == comment:
+                    break
+            time.sleep(0.2)
+        assert grade.manual_score == written.points - 1 and said == comment
+        score.scroll_into_view_if_needed()
+        page.screenshot(path=str(docs / "formgrader_manual_grade.png"))
+
+        # Generate Feedback (the kit's page, with the grader's score and comment)
+        answer = call(url, f"/formgrader/api/assignment/{HW2}/reference/generate_feedback", "POST")
+        assert answer["success"], answer
+        page_path = course.folder("feedback", HW2, "reference") / "feedback.html"
+        page.goto(page_path.as_uri())
+        page.get_by_text(comment).scroll_into_view_if_needed()
+        page.screenshot(path=str(docs / "feedback_manual_grade.png"))
+        browser.close()
+
+        def check_everywhere() -> None:
+            combined = auto + written.points - 1
+            capsys.readouterr()
+            assert main(["--course", str(course.root), "scores", HW2]) == 0
+            row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("reference"))
+            assert f"{combined:g}+?" in row  # the other written answers still await a grader
+            out = tmp_path / "grades.csv"
+            assert main(["--course", str(course.root), "export", HW2, "-o", str(out)]) == 0
+            exported = next(r for r in csv.DictReader(out.open()) if r["student"] == "reference")
+            assert float(exported[written.grade_id]) == written.points - 1
+            assert float(exported["graded"]) == combined
+            data = json.loads((course.folder("autograded", HW2, "reference") / "results.json").read_text())
+            assert data["score"] == combined
+            test = next(t for t in data["tests"] if written.grade_id in t["name"])
+            assert test["score"] == written.points - 1 and comment in test["output"]
+            assert comment in page_path.read_text()
+
+        check_everywhere()
+        assert main(["--course", str(course.root), "autograde", HW2, "--force", "--student", "reference"]) == 0
+        check_everywhere()
+        with Gradebook(course.db_url) as gb:
+            assert gb.find_grade(written.grade_id, written.notebook, HW2, "reference").manual_score \
+                == written.points - 1
