@@ -118,6 +118,7 @@ def record(course: Course, assignment: Assignment, result: SubmissionResult) -> 
     write_gradebook(course, assignment, result)
     autograded = course.folder("autograded", assignment.name, result.student)
     _copy_notebooks(course.folder("submitted", assignment.name, result.student), autograded, assignment)
+    _copy_timestamp(course.folder("submitted", assignment.name, result.student), autograded)
     refresh_outputs(course, assignment, result.student, result)  # with the gradebook's grades, by hand too
 
 
@@ -128,15 +129,23 @@ NO_RESPONSE = {"unanswered": "No response.", "missing": "No response: the answer
 def write_gradebook(course: Course, assignment: Assignment, result: SubmissionResult) -> None:
     """The autograded items' scores, and each written item's state as nbgrader's autograde leaves it:
     answered -> waiting for a grader (needs_manual_grade, no score); unanswered or missing -> 0.
-    A grade a grader has scored by hand (manual_score) is never touched, nor its comments."""
+    A grade a grader has scored by hand (manual_score) is never touched, nor its comments.
+
+    As nbgrader's autograde, the submission carries the hand-in time of ``submitted/``'s
+    timestamp.txt (the formgrader lists a submission whose times differ as "needs
+    autograding"), and a student without a name gets their id as last name (the formgrader
+    shows "last, first"; a name someone set is kept)."""
     from nbgrader.api import Gradebook
     from sqlalchemy.exc import SAWarning
 
     # nbgrader's own API trips SQLAlchemy 2's autoflush warnings; they are noise here.
     with warnings.catch_warnings(), Gradebook(course.db_url, course_id(assignment)) as gb:
         warnings.simplefilter("ignore", SAWarning)
-        gb.update_or_create_student(result.student)
-        gb.update_or_create_submission(assignment.name, result.student)
+        student = gb.update_or_create_student(result.student)
+        if student.first_name is None and student.last_name is None:
+            student.last_name, student.first_name = result.student, ""
+        gb.update_or_create_submission(assignment.name, result.student,
+                                       timestamp=submitted_timestamp(course, assignment, result.student))
         for item in result.items:
             notebook = assignment.item(item.grade_id).notebook
             grade = gb.find_grade(item.grade_id, notebook, assignment.name, result.student)
@@ -157,6 +166,19 @@ def write_gradebook(course: Course, assignment: Assignment, result: SubmissionRe
                 grade.auto_score, grade.needs_manual_grade = 0.0, False
                 comment.auto_comment = NO_RESPONSE.get(status, NO_RESPONSE["unanswered"])
         gb.db.commit()
+
+
+def submitted_timestamp(course: Course, assignment: Assignment, student: str):
+    """The hand-in time as nbgrader reads submitted/<student>/<assignment>/timestamp.txt (naive UTC), or None."""
+    from nbgrader.utils import parse_utc
+
+    data = safefs.read_capped(course.folder("submitted", assignment.name, student), "timestamp.txt", 1000)
+    if isinstance(data, safefs.Problem):
+        return None
+    try:
+        return parse_utc(data.decode("utf-8").strip())
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def course_id(assignment: Assignment) -> str:
@@ -189,6 +211,18 @@ def _copy_notebooks(src: Path, dest: Path, assignment: Assignment) -> None:
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(target)
+
+
+def _copy_timestamp(src: Path, dest: Path) -> None:
+    """nbgrader's autograde keeps the hand-in's timestamp.txt beside the graded notebooks; so does the kit."""
+    data = safefs.read_capped(src, "timestamp.txt", 1000)
+    target = dest / "timestamp.txt"
+    if isinstance(data, safefs.Problem):
+        target.unlink(missing_ok=True)
+        return
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
 
 
 _GRADER: Grader | None = None
