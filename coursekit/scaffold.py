@@ -384,4 +384,17 @@ c.Autograde.exclude_overwriting = {{path.parent.name: student_files(path)
 
 c.Execute.timeout = 300
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
+
+# nbgrader's formgrader over a course graded by `course autograde`: its Autograde, Generate
+# Feedback and Generate buttons run the kit's (never plain nbgrader over the kit's results),
+# and its submission page renders equations offline.  See coursekit/formgrader.
+# Guarded: a config file that raises is dropped whole by nbgrader (exclude_overwriting with it).
+try:
+    from coursekit.formgrader import install  # noqa: E402
+except ImportError as exc:
+    import warnings
+
+    warnings.warn(f"coursekit.formgrader not importable ({{exc}}): the formgrader's buttons are nbgrader's own")
+else:
+    install(c)
 '''
