@@ -241,23 +241,18 @@ from typing import Mapping
 
 import numpy as np
 
-from coursekit.checks import Arrays, Check, Checks
+from coursekit.checks import Arrays, Check, Checks, dim
 
 checks = Checks()  # the kit finds this assignment's checks here
 
 STUDENT_MODULE = "{module}.example"  # inside the library package
 
 
-def _dim(shape: Mapping[str, int], name: str, rng: np.random.Generator, lo: int = 1, hi: int = 9) -> int:
-    """A dimension a hidden test fixed (``N=7``), or a random one."""
-    return int(shape[name]) if name in shape else int(rng.integers(lo, hi))
-
-
 # --- {GRADE_ID} --------------------------------------------------------------------
 
 
 def inputs_{GRADE_ID}(rng: np.random.Generator, shape: Mapping[str, int]) -> Arrays:
-    return {{"x": rng.standard_normal((_dim(shape, "N", rng), _dim(shape, "d", rng)))}}
+    return {{"x": rng.standard_normal((dim(shape, "N", rng), dim(shape, "d", rng)))}}
 
 
 def run_{GRADE_ID}(lib, x: Arrays) -> Arrays:

@@ -124,6 +124,31 @@ def compare_arrays(outputs: Mapping[str, Any], reference: Arrays, flat: frozense
     return Verdict(True, "matches the reference")
 
 
+# --- what every checks module needs ------------------------------------------
+
+
+def dim(shape: Mapping[str, Any], name: str, rng: np.random.Generator, lo: int = 1, hi: int = 9) -> int:
+    """A dimension a hidden case fixed (``N=7``), else a random one in [lo, hi)."""
+    return int(shape[name]) if name in shape else int(rng.integers(lo, hi))
+
+
+def torch_module() -> Any:
+    """PyTorch, imported only when a reference is computed (the grading harness never needs it)."""
+    import torch
+
+    return torch
+
+
+def tensor(x: Any, grad: bool = False) -> Any:
+    """``x`` as a float64 PyTorch tensor (with a gradient, if asked)."""
+    return torch_module().tensor(np.asarray(x, dtype=np.float64), requires_grad=grad)
+
+
+def from_torch(t: Any) -> np.ndarray:
+    """A tensor's values as a numpy array of their own."""
+    return t.detach().numpy().copy()
+
+
 # --- an assignment's checks -------------------------------------------------
 
 

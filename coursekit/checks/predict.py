@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from coursekit.checks import fixture_case, default_fixture, get
 from coursekit.checks.library import run_cell
-from coursekit.checks.tester import Outcome, Work, retry_line, run_case, saved_cell, student_frames
+from coursekit.checks.tester import Outcome, Work, retry_line, run_cases, saved_cell, student_frames
 
 RANDOM_CASES = 3
 
@@ -43,19 +43,23 @@ def predict_item(work: Work, folder: Path, grade_id: str, item: dict, cases: int
     if item.get("cell"):
         namespace, outcome = _cell_namespace(work, folder, item)
         if outcome is not None:
-            return _result(grade_id, item, "the notebook cell", outcome, retry_line(check, None, {}))
-    inputs, reference = fixture_case(grade_id, folder / default_fixture())
-    outcome = _quietly(lambda: run_case(check, inputs, reference, work, folder, namespace))
-    if not outcome.ok:
-        return _result(grade_id, item, "visible case", outcome, retry_line(check, None, {}))
-    for _ in range(cases):
-        seed = random.randrange(1, 100_000)
-        inputs = check.inputs(seed)
-        reference = check.reference(inputs) if check.reference else {}
-        outcome = _quietly(lambda: run_case(check, inputs, reference, work, folder, namespace))
-        if not outcome.ok:
-            return _result(grade_id, item, f"random case (seed {seed})", outcome, retry_line(check, seed, {}))
-    return _result(grade_id, item, "", Outcome(True, f"visible case and {cases} random cases pass"), "")
+            return result(grade_id, item["points"], "the notebook cell", outcome, retry_line(check, None, {}))
+    seeds = [random.randrange(1, 100_000) for _ in range(cases)]
+
+    def inputs_and_references() -> Iterator[tuple[dict, dict]]:
+        yield fixture_case(grade_id, folder / default_fixture())
+        for seed in seeds:
+            inputs = check.inputs(seed)
+            yield inputs, check.reference(inputs) if check.reference else {}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for k, outcome in enumerate(run_cases(check, inputs_and_references(), work, folder, namespace)):
+            if not outcome.ok:
+                case, retry = ("visible case", retry_line(check, None, {})) if k == 0 else \
+                    (f"random case (seed {seeds[k - 1]})", retry_line(check, seeds[k - 1], {}))
+                return result(grade_id, item["points"], case, outcome, retry)
+    return result(grade_id, item["points"], "", Outcome(True, f"visible case and {cases} random cases pass"), "")
 
 
 def _cell_namespace(work: Work, folder: Path, item: dict) -> tuple[Any, Outcome | None]:
@@ -68,7 +72,9 @@ def _cell_namespace(work: Work, folder: Path, item: dict) -> tuple[Any, Outcome 
     if source is None:
         return None, Outcome(False, f"{where}: not found in the saved notebook")
     try:
-        return _quietly(lambda: run_cell(source, where)), None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return run_cell(source, where), None
     except BaseException as exc:  # noqa: BLE001 - the student's cell, whatever it raises
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -76,14 +82,10 @@ def _cell_namespace(work: Work, folder: Path, item: dict) -> tuple[Any, Outcome 
                              frames=student_frames(exc, work.package))
 
 
-def _quietly(run):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return run()
-
-
-def _result(grade_id: str, item: dict, case: str, outcome: Outcome, retry: str) -> dict[str, Any]:
-    return {"grade_id": grade_id, "points": item["points"], "ok": outcome.ok, "case": case,
+def result(grade_id: str, points: float, case: str, outcome: Outcome, retry: str = "") -> dict[str, Any]:
+    """One item's prediction, as handin.py reads it: the case that failed ("" if none did), why,
+    the student's frames and the line that reruns it."""
+    return {"grade_id": grade_id, "points": points, "ok": outcome.ok, "case": case,
             "message": outcome.message, "frames": outcome.frames, "retry": retry}
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import linecache
 import random
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -234,31 +235,44 @@ def student_code(check: Check, work: Work | None, folder: Path | None = None,
     raise failure
 
 
-def run_case(check: Check, inputs: Arrays, reference: Arrays, work: Work | None,
-             folder: Path | None = None, namespace: Any = None) -> Outcome:
-    """Run the student's code on one case and judge it, as the grader would."""
+def run_cases(check: Check, cases: Iterable[tuple[Arrays, Arrays]], work: Work | None,
+              folder: Path | None = None, namespace: Any = None) -> Iterator[Outcome]:
+    """Run the student's code on each case (inputs, reference) and judge it, as the grader would:
+    the code built once for all of them, as the grader builds it once per item.  Code that cannot
+    run at all gives one outcome saying why."""
     package = work.package if work else "mytorch"
     try:
         with student_code(check, work, folder, namespace) as code:
-            try:
-                with np.errstate(all="ignore"):
-                    outputs = check.run(code, inputs)
-            except NotImplementedError:
-                return Outcome(False, f"{check.title}: not implemented yet")
-            except AttributeError as exc:
-                if check.runs == "cell" and getattr(exc, "obj", None) is code:
-                    return Outcome(False, f"{check.title}: {exc.name} is not defined in this notebook yet "
-                                          "(run the cell that defines it first)")
-                return Outcome(False, _raised(check, exc, package), frames=student_frames(exc, package))
-            except Exception as exc:  # noqa: BLE001 - any student error is reported, not raised
-                return Outcome(False, _raised(check, exc, package), frames=student_frames(exc, package))
-            try:
-                verdict = check.verdict(outputs, reference, inputs)
-            except Exception as exc:  # noqa: BLE001 - an answer too odd to compare is wrong, not a crash
-                return Outcome(False, f"{check.title}: the result could not be compared ({type(exc).__name__}: {exc})")
-            return Outcome(verdict.ok, verdict.message, outputs)
+            for inputs, reference in cases:
+                yield _judged(check, code, inputs, reference, package)
     except _Unusable as exc:
-        return Outcome(False, exc.message, frames=exc.frames)
+        yield Outcome(False, exc.message, frames=exc.frames)
+
+
+def run_case(check: Check, inputs: Arrays, reference: Arrays, work: Work | None,
+             folder: Path | None = None, namespace: Any = None) -> Outcome:
+    """One case of :func:`run_cases`."""
+    return next(run_cases(check, [(inputs, reference)], work, folder, namespace))
+
+
+def _judged(check: Check, code: Any, inputs: Arrays, reference: Arrays, package: str) -> Outcome:
+    try:
+        with np.errstate(all="ignore"):
+            outputs = check.run(code, inputs)
+    except NotImplementedError:
+        return Outcome(False, f"{check.title}: not implemented yet")
+    except AttributeError as exc:
+        if check.runs == "cell" and getattr(exc, "obj", None) is code:
+            return Outcome(False, f"{check.title}: {exc.name} is not defined in this notebook yet "
+                                  "(run the cell that defines it first)")
+        return Outcome(False, _raised(check, exc, package), frames=student_frames(exc, package))
+    except Exception as exc:  # noqa: BLE001 - any student error is reported, not raised
+        return Outcome(False, _raised(check, exc, package), frames=student_frames(exc, package))
+    try:
+        verdict = check.verdict(outputs, reference, inputs)
+    except Exception as exc:  # noqa: BLE001 - an answer too odd to compare is wrong, not a crash
+        return Outcome(False, f"{check.title}: the result could not be compared ({type(exc).__name__}: {exc})")
+    return Outcome(verdict.ok, verdict.message, outputs)
 
 
 def _raised(check: Check, exc: BaseException, package: str) -> str:
@@ -285,8 +299,6 @@ def student_frames(exc: BaseException, package: str) -> list[str]:
             shown = "your notebook cell"
         if shown is None:
             continue
-        import linecache
-
         text = linecache.getline(code.co_filename, lineno).strip()
         lines.append(f"  {shown}, line {lineno}, in {code.co_name}" + (f"\n    {text}" if text else ""))
     return lines
@@ -316,7 +328,7 @@ def check(grade_id: str, seed: int | None = None, fixture: str | Path | None = N
         raise CheckFailed(message + (f"\n{note}" if note else ""), outcome.frames,
                           retry_line(c, seed if seed is not None else None, shape))
     print(f"PASS {grade_id}: {outcome.message}")
-    for note in advice(c):
+    for note in advice(c, work):
         print(f"advice ({grade_id}): {note}")
 
 
@@ -370,10 +382,10 @@ def shape_names(c: Check) -> list[str]:
     return list(dict.fromkeys(asked.names))
 
 
-def advice(c: Check) -> list[str]:
+def advice(c: Check, work: Work | None = None) -> list[str]:
     """Robustness notes on extreme inputs: reported, never deducted."""
     notes = []
-    work = Work.shipped()
+    work = work or Work.shipped()
     for description, make in c.advice:
         inputs = make()
         with warnings.catch_warnings():

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from coursekit.checks.library import builds_on, suspects_note
+from coursekit.checks.predict import result
+from coursekit.checks.tester import Outcome
 
 ITEM_SECONDS = 120.0
 
@@ -88,8 +90,7 @@ class Prediction:
 
 
 def _failed(item: dict, why: str) -> dict[str, Any]:
-    return {"grade_id": item["grade_id"], "points": item["points"], "ok": False, "case": "", "message": why,
-            "frames": [], "retry": ""}
+    return result(item["grade_id"], item["points"], "", Outcome(False, why))
 
 
 def summary_lines(results: list[dict[str, Any]], written: list[dict]) -> list[str]:

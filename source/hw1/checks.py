@@ -7,33 +7,15 @@ library; ``ref_*`` functions compute the expected values with PyTorch
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from coursekit.checks import Arrays, Check, Checks, Verdict, as_array
+from coursekit.checks import Arrays, Check, Checks, Verdict, as_array, dim, from_torch, tensor, torch_module
 
 checks = Checks()  # the kit finds this assignment's checks here
 
 # --- helpers -----------------------------------------------------------------
-
-
-def _torch():
-    import torch  # imported lazily: the student child process never needs it
-
-    return torch
-
-
-def _t(x: np.ndarray, grad: bool = False):
-    return _torch().tensor(np.asarray(x, dtype=np.float64), requires_grad=grad)
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().numpy().copy()
-
-
-def _dim(shape: Mapping[str, int], name: str, rng: np.random.Generator, lo: int = 1, hi: int = 9) -> int:
-    return int(shape[name]) if name in shape else int(rng.integers(lo, hi))
 
 
 def _set(layer: Any, W: np.ndarray, b: np.ndarray) -> None:
@@ -50,7 +32,7 @@ def _one_hot(rng: np.random.Generator, n: int, q: int) -> np.ndarray:
 
 def inputs_linear_init(rng, shape) -> Arrays:
     # Large enough that the sample moments pin down mean, variance and shape.
-    return {"d": np.array(_dim(shape, "d", rng, 200, 300)), "h": np.array(_dim(shape, "h", rng, 400, 600)),
+    return {"d": np.array(dim(shape, "d", rng, 200, 300)), "h": np.array(dim(shape, "h", rng, 400, 600)),
             "seed": np.array(int(rng.integers(0, 2**31)))}
 
 
@@ -88,7 +70,7 @@ checks.add(Check("linear_init", "Linear.__init__", inputs_linear_init, run_linea
 
 
 def inputs_linear(rng, shape) -> Arrays:
-    N, d, h = _dim(shape, "N", rng), _dim(shape, "d", rng), _dim(shape, "h", rng)
+    N, d, h = dim(shape, "N", rng), dim(shape, "d", rng), dim(shape, "h", rng)
     return {"A": rng.standard_normal((N, d)), "W": rng.standard_normal((d, h)),
             "b": rng.standard_normal(h), "dLdO": rng.standard_normal((N, h))}
 
@@ -108,10 +90,10 @@ def run_linear_backward(mt, x: Arrays) -> Arrays:
 
 
 def ref_linear(x: Arrays) -> Arrays:
-    A, W, b = _t(x["A"], True), _t(x["W"], True), _t(x["b"], True)
+    A, W, b = tensor(x["A"], True), tensor(x["W"], True), tensor(x["b"], True)
     O = A @ W + b
-    O.backward(_t(x["dLdO"]))
-    return {"O": _np(O), "dLdA": _np(A.grad), "dLdW": _np(W.grad), "dLdb": _np(b.grad)}
+    O.backward(tensor(x["dLdO"]))
+    return {"O": from_torch(O), "dLdA": from_torch(A.grad), "dLdW": from_torch(W.grad), "dLdb": from_torch(b.grad)}
 
 
 def _only(keys: tuple[str, ...], ref):
@@ -127,7 +109,7 @@ checks.add(Check("linear_backward", "Linear.backward", inputs_linear, run_linear
 
 
 def inputs_loss(rng, shape) -> Arrays:
-    N, q = _dim(shape, "N", rng), _dim(shape, "q", rng, 2, 9)
+    N, q = dim(shape, "N", rng), dim(shape, "q", rng, 2, 9)
     return {"O": 2 * rng.standard_normal((N, q)), "Y": _one_hot(rng, N, q)}
 
 
@@ -142,10 +124,10 @@ def _run_loss(name: str, backward: bool):
 
 def _ref_loss(torch_loss: str):
     def ref(x: Arrays) -> Arrays:
-        O = _t(x["O"], True)
-        L = getattr(_torch().nn, torch_loss)()(O, _t(x["Y"]))
+        O = tensor(x["O"], True)
+        L = getattr(torch_module().nn, torch_loss)()(O, tensor(x["Y"]))
         L.backward()
-        return {"L": _np(L), "dLdO": _np(O.grad)}
+        return {"L": from_torch(L), "dLdO": from_torch(O.grad)}
 
     return ref
 
@@ -167,7 +149,7 @@ for _gid, _cls, _torch_name, _advice in [
 
 
 def inputs_sgd(rng, shape) -> Arrays:
-    d, h = _dim(shape, "d", rng), _dim(shape, "h", rng)
+    d, h = dim(shape, "d", rng), dim(shape, "h", rng)
     x = {"lr": np.array(float(shape.get("lr", rng.uniform(0.01, 0.5))))}
     # Three layers: one optimised alone, two inside a model with a `layers` list.
     for i, (m, n) in enumerate([(d, h), (d, h), (h, d)]):
@@ -202,7 +184,7 @@ checks.add(Check("sgd_step", "SGD.step", inputs_sgd, run_sgd_step, ref_sgd_step,
 
 
 def inputs_activation(rng, shape) -> Arrays:
-    N, q = _dim(shape, "N", rng), _dim(shape, "q", rng)
+    N, q = dim(shape, "N", rng), dim(shape, "q", rng)
     H = 2 * rng.standard_normal((N, q))
     # Exact zeros pin down ReLU's derivative at 0.
     H[rng.random((N, q)) < 0.2] = 0.0
@@ -220,10 +202,10 @@ def _run_activation(name: str):
 
 def _ref_activation(fn: str):
     def ref(x: Arrays) -> Arrays:
-        H = _t(x["H"], True)
-        A = getattr(_torch(), fn)(H)
+        H = tensor(x["H"], True)
+        A = getattr(torch_module(), fn)(H)
         A.sum().backward()
-        return {"A": _np(A), "dAdH": _np(H.grad)}
+        return {"A": from_torch(A), "dAdH": from_torch(H.grad)}
 
     return ref
 
@@ -245,7 +227,7 @@ MLP_DEPTH = {"MLP0": 1, "MLP1": 2, "MLP4": 5}
 
 def _inputs_mlp(model: str):
     def make(rng, shape) -> Arrays:
-        N, d, h, o = (_dim(shape, k, rng, 2, 9) for k in ("N", "d", "h", "o"))
+        N, d, h, o = (dim(shape, k, rng, 2, 9) for k in ("N", "d", "h", "o"))
         depth = MLP_DEPTH[model]
         sizes = [d] + [h] * (depth - 1) + [o]
         x = {"X": rng.standard_normal((N, d)), "dLdA": rng.standard_normal((N, o)), "h": np.array(h)}
@@ -278,19 +260,19 @@ def _run_mlp(model: str):
 
 def _ref_mlp(model: str):
     def ref(x: Arrays) -> Arrays:
-        torch = _torch()
+        torch = torch_module()
         depth = MLP_DEPTH[model]
-        Ws = [_t(x[f"W{i}"], True) for i in range(depth)]
-        bs = [_t(x[f"b{i}"], True) for i in range(depth)]
-        A = _t(x["X"])
+        Ws = [tensor(x[f"W{i}"], True) for i in range(depth)]
+        bs = [tensor(x[f"b{i}"], True) for i in range(depth)]
+        A = tensor(x["X"])
         for i in range(depth):
             A = A @ Ws[i] + bs[i]
             if i < depth - 1:
                 A = torch.relu(A)
-        A.backward(_t(x["dLdA"]))
-        out = {"A": _np(A)}
+        A.backward(tensor(x["dLdA"]))
+        out = {"A": from_torch(A)}
         for i in range(depth):
-            out[f"dLdW{i}"], out[f"dLdb{i}"] = _np(Ws[i].grad), _np(bs[i].grad)
+            out[f"dLdW{i}"], out[f"dLdb{i}"] = from_torch(Ws[i].grad), from_torch(bs[i].grad)
         return out
 
     return ref

@@ -33,31 +33,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from coursekit.checks import Arrays, Check, Checks, Verdict, as_array, compare_arrays
+from coursekit.checks import (Arrays, Check, Checks, Verdict, as_array, compare_arrays, dim, from_torch, tensor,
+                              torch_module)
 
 checks = Checks()  # the kit finds this assignment's checks here
 
 EPS_BN = 1e-8  # BatchNorm1d's eps, as the handout fixes it
 
 # --- helpers -----------------------------------------------------------------
-
-
-def _torch():
-    import torch  # imported lazily: the student child process never needs it
-
-    return torch
-
-
-def _t(x: np.ndarray, grad: bool = False):
-    return _torch().tensor(np.asarray(x, dtype=np.float64), requires_grad=grad)
-
-
-def _np(x) -> np.ndarray:
-    return x.detach().numpy().copy()
-
-
-def _dim(shape: Mapping[str, Any], name: str, rng: np.random.Generator, lo: int = 1, hi: int = 9) -> int:
-    return int(shape[name]) if name in shape else int(rng.integers(lo, hi))
 
 
 def _num(shape: Mapping[str, Any], name: str, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
@@ -84,7 +67,7 @@ ELEMENTWISE = ("Identity", "Sigmoid", "Tanh", "ReLU")
 
 
 def inputs_activation(rng, shape) -> Arrays:
-    N, C = _dim(shape, "N", rng, 2, 9), _dim(shape, "C", rng, 2, 9)
+    N, C = dim(shape, "N", rng, 2, 9), dim(shape, "C", rng, 2, 9)
     Z = 2 * rng.standard_normal((N, C))
     # Exact zeros pin down ReLU's derivative at 0 (0, like PyTorch).
     Z[rng.random((N, C)) < 0.2] = 0.0
@@ -102,14 +85,14 @@ def run_activations_vjp(mt, x: Arrays) -> Arrays:
 
 
 def ref_activations_vjp(x: Arrays) -> Arrays:
-    torch = _torch()
+    torch = torch_module()
     fns = {"Identity": lambda z: z * 1.0, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "ReLU": torch.relu}
     out = {}
     for name in ELEMENTWISE:
         for key, upstream in (("dLdZ", x["dLdA"]), ("dAdZ", np.ones_like(x["Z"]))):
-            Z = _t(x["Z"], True)
-            fns[name](Z).backward(_t(upstream))
-            out[f"{key}_{name}"] = _np(Z.grad)
+            Z = tensor(x["Z"], True)
+            fns[name](Z).backward(tensor(upstream))
+            out[f"{key}_{name}"] = from_torch(Z.grad)
     return out
 
 
@@ -124,17 +107,17 @@ def run_gelu(mt, x: Arrays) -> Arrays:
 
 
 def ref_gelu(x: Arrays) -> Arrays:
-    Z = _t(x["Z"], True)
-    A = _torch().nn.GELU()(Z)  # the exact GELU (erf), not approximate="tanh"
-    A.backward(_t(x["dLdA"]))
-    return {"A": _np(A), "dLdZ": _np(Z.grad)}
+    Z = tensor(x["Z"], True)
+    A = torch_module().nn.GELU()(Z)  # the exact GELU (erf), not approximate="tanh"
+    A.backward(tensor(x["dLdA"]))
+    return {"A": from_torch(A), "dLdZ": from_torch(Z.grad)}
 
 
 checks.add(Check("gelu", "GELU forward and backward(dLdA)", inputs_activation, run_gelu, ref_gelu))
 
 
 def inputs_softmax(rng, shape) -> Arrays:
-    N, C = _dim(shape, "N", rng, 1, 9), _dim(shape, "C", rng, 2, 9)
+    N, C = dim(shape, "N", rng, 1, 9), dim(shape, "C", rng, 2, 9)
     # Logits at the scale a classifier's last layer produces; 1e3 is only in the advice.
     return {"Z": 3 * rng.standard_normal((N, C)), "dLdA": rng.standard_normal((N, C))}
 
@@ -146,10 +129,10 @@ def run_softmax(mt, x: Arrays) -> Arrays:
 
 
 def ref_softmax(x: Arrays) -> Arrays:
-    Z = _t(x["Z"], True)
-    A = _torch().softmax(Z, dim=1)
-    A.backward(_t(x["dLdA"]))
-    return {"A": _np(A), "dLdZ": _np(Z.grad)}
+    Z = tensor(x["Z"], True)
+    A = torch_module().softmax(Z, dim=1)
+    A.backward(tensor(x["dLdA"]))
+    return {"A": from_torch(A), "dLdZ": from_torch(Z.grad)}
 
 
 def _extreme_logits() -> Arrays:
@@ -164,7 +147,7 @@ checks.add(Check("softmax", "Softmax forward and backward(dLdA)", inputs_softmax
 
 
 def inputs_bce(rng, shape) -> Arrays:
-    N, q = _dim(shape, "N", rng), _dim(shape, "q", rng)
+    N, q = dim(shape, "N", rng), dim(shape, "q", rng)
     A = 1 / (1 + np.exp(-2 * rng.standard_normal((N, q))))  # probabilities, as a sigmoid layer gives them
     return {"A": A, "Y": rng.integers(0, 2, size=(N, q)).astype(np.float64)}
 
@@ -179,10 +162,10 @@ def _run_bce(backward: bool):
 
 
 def ref_bce(x: Arrays) -> Arrays:
-    A = _t(x["A"], True)
-    L = _torch().nn.BCELoss()(A, _t(x["Y"]))
+    A = tensor(x["A"], True)
+    L = torch_module().nn.BCELoss()(A, tensor(x["Y"]))
     L.backward()
-    return {"L": _np(L), "dLdA": _np(A.grad)}
+    return {"L": from_torch(L), "dLdA": from_torch(A.grad)}
 
 
 checks.add(Check("bce_forward", "BCELoss.forward", inputs_bce, _run_bce(False), _only(("L",), ref_bce)))
@@ -203,7 +186,7 @@ def _affine(rng, C: int) -> Arrays:
 
 
 def inputs_batchnorm_train(rng, shape) -> Arrays:
-    N, C, steps = _dim(shape, "N", rng, 2, 13), _dim(shape, "C", rng, 1, 9), _dim(shape, "steps", rng, 2, 5)
+    N, C, steps = dim(shape, "N", rng, 2, 13), dim(shape, "C", rng, 1, 9), dim(shape, "steps", rng, 2, 5)
     return {"Z": _features(rng, N, C, steps), **_affine(rng, C), "alpha": _num(shape, "alpha", rng, 0.5, 0.95)}
 
 
@@ -226,13 +209,13 @@ def run_batchnorm_train(mt, x: Arrays) -> Arrays:
 
 
 def ref_batchnorm_train(x: Arrays) -> Arrays:
-    F = _torch().nn.functional
+    F = torch_module().nn.functional
     alpha = float(x["alpha"])
     C = x["Z"].shape[2]
     M_run, V_run = np.zeros((1, C)), np.ones((1, C))
     out, BZ = {}, []
     for t, Z in enumerate(x["Z"]):
-        BZ.append(_np(F.batch_norm(_t(Z), None, None, _t(x["BW"][0]), _t(x["Bb"][0]), training=True, eps=EPS_BN)))
+        BZ.append(from_torch(F.batch_norm(tensor(Z), None, None, tensor(x["BW"][0]), tensor(x["Bb"][0]), training=True, eps=EPS_BN)))
         # By hand: PyTorch's running_var takes the unbiased variance, the handout the biased one.
         M_run = alpha * M_run + (1 - alpha) * Z.mean(axis=0, keepdims=True)
         V_run = alpha * V_run + (1 - alpha) * Z.var(axis=0, keepdims=True)
@@ -247,7 +230,7 @@ checks.add(Check("batchnorm_train", "BatchNorm1d.forward, training", inputs_batc
 
 
 def inputs_batchnorm(rng, shape) -> Arrays:
-    N, C = _dim(shape, "N", rng, 2, 13), _dim(shape, "C", rng, 1, 9)
+    N, C = dim(shape, "N", rng, 2, 13), dim(shape, "C", rng, 1, 9)
     Z = _features(rng, N, C, 1)[0]
     return {"Z": Z, **_affine(rng, C), "dLdBZ": rng.standard_normal((N, C)),
             "running_M": 2 * rng.standard_normal((1, C)), "running_V": rng.uniform(0.25, 4.0, (1, C))}
@@ -262,10 +245,10 @@ def run_batchnorm_eval(mt, x: Arrays) -> Arrays:
 
 
 def ref_batchnorm_eval(x: Arrays) -> Arrays:
-    F = _torch().nn.functional
-    BZ = F.batch_norm(_t(x["Z"]), _t(x["running_M"][0]), _t(x["running_V"][0]), _t(x["BW"][0]), _t(x["Bb"][0]),
+    F = torch_module().nn.functional
+    BZ = F.batch_norm(tensor(x["Z"]), tensor(x["running_M"][0]), tensor(x["running_V"][0]), tensor(x["BW"][0]), tensor(x["Bb"][0]),
                       training=False, eps=EPS_BN)
-    return {"BZ": _np(BZ), "running_M": x["running_M"], "running_V": x["running_V"]}  # unchanged
+    return {"BZ": from_torch(BZ), "running_M": x["running_M"], "running_V": x["running_V"]}  # unchanged
 
 
 checks.add(Check("batchnorm_eval", "BatchNorm1d.forward, eval=True", inputs_batchnorm, run_batchnorm_eval,
@@ -280,10 +263,10 @@ def run_batchnorm_backward(mt, x: Arrays) -> Arrays:
 
 
 def ref_batchnorm_backward(x: Arrays) -> Arrays:
-    F = _torch().nn.functional
-    Z, W, b = _t(x["Z"], True), _t(x["BW"][0], True), _t(x["Bb"][0], True)
-    F.batch_norm(Z, None, None, W, b, training=True, eps=EPS_BN).backward(_t(x["dLdBZ"]))
-    return {"dLdZ": _np(Z.grad), "dLdBW": _np(W.grad), "dLdBb": _np(b.grad)}
+    F = torch_module().nn.functional
+    Z, W, b = tensor(x["Z"], True), tensor(x["BW"][0], True), tensor(x["Bb"][0], True)
+    F.batch_norm(Z, None, None, W, b, training=True, eps=EPS_BN).backward(tensor(x["dLdBZ"]))
+    return {"dLdZ": from_torch(Z.grad), "dLdBW": from_torch(W.grad), "dLdBb": from_torch(b.grad)}
 
 
 checks.add(Check("batchnorm_backward", "BatchNorm1d.backward", inputs_batchnorm, run_batchnorm_backward,
@@ -296,7 +279,7 @@ checks.add(Check("batchnorm_backward", "BatchNorm1d.backward", inputs_batchnorm,
 
 
 def _inputs_optimiser(rng, shape) -> Arrays:
-    d, h, steps = _dim(shape, "d", rng, 1, 7), _dim(shape, "h", rng, 1, 7), _dim(shape, "steps", rng, 2, 6)
+    d, h, steps = dim(shape, "d", rng, 1, 7), dim(shape, "h", rng, 1, 7), dim(shape, "steps", rng, 2, 6)
     x = {}
     for i, (m, n) in enumerate([(d, h), (h, d)]):
         x |= {f"W{i}": rng.standard_normal((m, n)), f"b{i}": rng.standard_normal(n),
@@ -336,15 +319,15 @@ def _run_optimiser(make):
 
 def _ref_optimiser(make):
     def ref(x: Arrays) -> Arrays:
-        params = {f"{p}{i}": _t(x[f"{p}{i}"], True) for i in range(2) for p in "Wb"}
-        opt = make(_torch().optim, list(params.values()), x)
+        params = {f"{p}{i}": tensor(x[f"{p}{i}"], True) for i in range(2) for p in "Wb"}
+        opt = make(torch_module().optim, list(params.values()), x)
         seen: dict[str, list] = {k: [] for k in params}
         for t in range(x["dLdW0"].shape[0]):
             for k, p in params.items():
-                p.grad = _t(x[f"dLd{k}"][t])
+                p.grad = tensor(x[f"dLd{k}"][t])
             opt.step()
             for k, p in params.items():
-                seen[k].append(_np(p))
+                seen[k].append(from_torch(p))
         return {k: np.stack(v) for k, v in seen.items()}
 
     return ref
@@ -383,7 +366,7 @@ LARGE_UPSTREAM = 1.0 + np.arange(LARGE[0] * LARGE[1], dtype=np.float64).reshape(
 
 
 def inputs_dropout(rng, shape) -> Arrays:
-    N, C = _dim(shape, "N", rng, 4, 13), _dim(shape, "C", rng, 4, 13)
+    N, C = dim(shape, "N", rng, 4, 13), dim(shape, "C", rng, 4, 13)
     return {"X": rng.standard_normal((N, C)), "dLdY": rng.standard_normal((N, C)),
             "p": _num(shape, "p", rng, 0.2, 0.6)}
 
@@ -467,7 +450,7 @@ NG_RTOL, NG_ATOL, NG_UNCHANGED = 1e-5, 1e-6, 1e-10
 
 
 def inputs_numerical_grad(rng, shape) -> Arrays:
-    n, m, k = _dim(shape, "n", rng, 2, 9), _dim(shape, "m", rng, 2, 6), _dim(shape, "k", rng, 2, 6)
+    n, m, k = dim(shape, "n", rng, 2, 9), dim(shape, "m", rng, 2, 6), dim(shape, "k", rng, 2, 6)
     X3 = rng.standard_normal((n, m, k))
     return {"x1": rng.standard_normal(n), "a": rng.standard_normal(n),
             "X2": rng.standard_normal((m, k)), "M": rng.standard_normal((k, k)) / np.sqrt(k),
@@ -524,13 +507,13 @@ ZERO_GRAD, FORWARD, LOSS_FORWARD, LOSS_BACKWARD, MODEL_BACKWARD, STEP = range(le
 
 
 def inputs_train_epoch(rng, shape) -> Arrays:
-    batch = _dim(shape, "batch_size", rng, 2, 7)
+    batch = dim(shape, "batch_size", rng, 2, 7)
     # At least three batches, the last one smaller.
     if "N" in shape:
         N = int(shape["N"])
     else:
         N = int(rng.integers(2, 5)) * batch + (int(rng.integers(1, batch)) if batch > 1 else 0)
-    d, q = _dim(shape, "d", rng, 2, 6), _dim(shape, "q", rng, 1, 4)
+    d, q = dim(shape, "d", rng, 2, 6), dim(shape, "q", rng, 1, 4)
     return {"X": rng.standard_normal((N, d)), "Y": rng.standard_normal((N, q)), "W": rng.standard_normal((d, q)),
             "batch_size": np.array(batch), "seed": np.array(int(rng.integers(0, 2**31)))}
 
