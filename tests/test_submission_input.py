@@ -21,7 +21,7 @@ import pytest
 from conftest import HW1
 
 LINEAR, LOSS, ACTIVATION = "mytorch/nn/linear.py", "mytorch/nn/loss.py", "mytorch/nn/activation.py"
-from coursekit.autograde import run, safefs
+from coursekit.autograde import record, run, safefs
 from coursekit.autograde.submission import (
     MAX_LIBRARY_FILE, MAX_NOTEBOOK_BYTES, check_notebooks, fingerprint, read_submission)
 from coursekit.samples import copy_release, hand_in_reference
@@ -558,7 +558,7 @@ def test_only_real_notebooks_are_copied_for_formgrader(hand_in, tmp_path):
     replace_with_sparse(hand_in / "LinearTester.ipynb")
     (hand_in / "MLPTester.ipynb").unlink()
     os.symlink("/etc/passwd", hand_in / "MLPTester.ipynb")
-    run._copy_notebooks(hand_in, dest, HW1)
+    record._copy_notebooks(hand_in, dest, HW1)
     assert sorted(p.name for p in dest.iterdir()) == sorted(
         f"{n}.ipynb" for n in HW1.notebooks if n not in ("LossTester", "LinearTester", "MLPTester"))
     assert (dest / "SGDTester.ipynb").read_bytes() == (hand_in / "SGDTester.ipynb").read_bytes()

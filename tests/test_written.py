@@ -343,7 +343,7 @@ def test_refresh_outputs_renders_from_result_and_gradebook(hand_graded, tmp_path
 
 def test_a_grader_clearing_the_score_makes_it_await_again(graded, tmp_path):
     """The formgrader sets needs_manual_grade again when a score is removed; so does everything here."""
-    from coursekit.autograde.run import write_gradebook
+    from coursekit.autograde.record import write_gradebook
     from coursekit.feedback.report import read_result
     from coursekit.gradebook import item_scores
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import nbformat
-
+from coursekit import ipynb
 from coursekit.assignment import Assignment
 
 Case = dict[str, int | float]  # check() keyword arguments; {} is the visible case
@@ -26,11 +25,10 @@ def read_cases(assignment: Assignment, source: Path) -> dict[str, list[Case]]:
     cases: dict[str, list[Case]] = {}
     for name in assignment.notebooks:
         path = source / f"{name}.ipynb"
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-                cases[meta["grade_id"]] = _calls(cell.source, meta["grade_id"], path)
+        for cell in ipynb.cells(path):
+            meta = cell["metadata"].get("nbgrader", {})
+            if cell.get("cell_type") == "code" and meta.get("grade") and not meta.get("solution"):
+                cases[meta["grade_id"]] = _calls(cell["source"], meta["grade_id"], path)
     missing = {i.grade_id for i in assignment.auto_items} - set(cases)
     if missing:
         raise CaseError(f"{source}: no graded cell for {', '.join(sorted(missing))}")

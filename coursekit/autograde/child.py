@@ -1,9 +1,10 @@
 """The harness: the only program that runs student code during grading.
 
-Run as ``python -I -S -B child.py WORKDIR`` inside the sandbox.  WORKDIR is
-read-only and holds the grader's copy of the checks, one or more libraries
-(``lib/<variant>/mytorch``: student files and stubs) and the code of the
-notebook cells that items run (``cells/``).  The job and every input arrive
+Run as ``python -I -S -B child.py HARNESS WORKDIR`` inside the sandbox.  Both
+are read-only: HARNESS holds the grader's copy of the checks (``kit/``) and
+links to the packages it may import (``site/``), WORKDIR one or more
+libraries (``lib/<variant>/mytorch``: student files and stubs) and the code
+of the notebook cells that items run (``cells/``).  The job and every input arrive
 on stdin; answers leave through file descriptor 3, which only this process
 holds.  The job says, per item, what its check's ``run`` is given: the
 library package, imported, or a module made of one notebook cell's code,
@@ -42,10 +43,18 @@ RESULT_FD = 3
 MAX_ERROR = 2000
 
 
-def main(workdir: Path) -> None:
-    sys.path[:0] = [str(workdir / "kit"), str(workdir / "site")]
+def main(harness: Path, workdir: Path) -> None:
+    sys.path[:0] = [str(harness / "kit"), str(harness / "site")]
     from coursekit.autograde import protocol
     from coursekit.checks import get
+    import numpy as np
+
+    # Done once here rather than in every item's worker: importing the kit's cell runner, and
+    # numpy.random's first use (each costs a worker ~30 ms).  Private generators: the global one
+    # is left as numpy seeded it.
+    import coursekit.checks.library  # noqa: F401
+    np.random.RandomState(0).standard_normal(1)
+    np.random.default_rng(0).standard_normal(1)
 
     _not_dumpable()
     results = os.fdopen(RESULT_FD, "wb", buffering=0)
@@ -60,8 +69,12 @@ def main(workdir: Path) -> None:
              for grade_id, spec in job["items"].items() if spec.get("cell")}
     # Everything before this frame is the grader's; a failure there is not the student's.
     results.write(protocol.encode({"type": "ready"}))
+    compiled: set[str] = set()
     for grade_id, spec in job["items"].items():
         for lib in spec["libs"]:
+            if lib not in compiled:
+                compiled.add(lib)
+                _compile_library(workdir / "lib" / lib, job["package"])
             answers, imported = _run_item(job, grade_id, spec, workdir / "lib" / lib, checks, inputs,
                                           cells.get(grade_id))
             if imported:
@@ -98,6 +111,32 @@ def _run_item(job: dict, grade_id: str, spec: dict, lib: Path, checks: dict, inp
     _, status = os.waitpid(pid, 0)
     why = why or _how_it_ended(status)
     return _answers(data, cases, why, job["answer_bytes"], _failed(job, spec))
+
+
+_COMPILED: dict[str, object] = {}
+
+
+def _compile_library(lib: Path, package: str) -> None:
+    """Compile a library's files once, here, for all items' workers to import: compiling
+    is most of an import, and each worker would do it again.  Compiling runs none of the
+    code; a file that does not compile is left to the worker's own import to report."""
+    from importlib.machinery import SourceFileLoader
+
+    compiled = _COMPILED
+    for path in sorted(lib.glob(f"{package}/**/*.py")):
+        try:
+            compiled[str(path)] = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        except BaseException:  # noqa: BLE001 - SyntaxError, ValueError, RecursionError, MemoryError...
+            continue
+    if getattr(SourceFileLoader.get_code, "compiled_here", False):
+        return
+    own = SourceFileLoader.get_code
+
+    def get_code(self, fullname):  # the path the import system found, as it spells it
+        return compiled.get(self.path) or own(self, fullname)
+
+    get_code.compiled_here = True
+    SourceFileLoader.get_code = get_code
 
 
 def _failed(job: dict, spec: dict) -> str:
@@ -288,4 +327,4 @@ def _describe(exc: BaseException, job: dict, spec: dict) -> str:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -16,10 +16,12 @@ nothing else of site-packages.
 """
 from __future__ import annotations
 
+import compileall
 import dataclasses
 import functools
 import importlib.metadata
 import importlib.util
+import py_compile
 import resource
 import shutil
 import sys
@@ -28,9 +30,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import nbformat
 import numpy as np
 
+from coursekit import ipynb
 from coursekit.assignment import SHIPPED_CHECKS, Assignment, Item
 from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
@@ -95,6 +97,16 @@ class SubmissionResult:
         return cls(**{**data, "items": [ItemResult(**i) for i in data["items"]]})
 
 
+@dataclass
+class Handin:
+    """What :meth:`Grader.read` took from a student's folder: all that :meth:`Grader.run` needs,
+    so it can run anywhere (a Dask worker has no access to the folder)."""
+    submission: Submission
+    written: dict[str, str]  # written item -> "answered", "unanswered" or "missing"
+    fingerprint: str
+    seconds: float  # spent reading
+
+
 @dataclass(frozen=True)
 class GraderConfig:
     # wall_seconds and cpu_seconds bound each item's worker; the sandbox as a whole
@@ -121,7 +133,10 @@ class GraderConfig:
 class Grader:
     """Everything that is the same for every student, prepared once per worker."""
 
-    def __init__(self, assignment: Assignment, course: Course, config: GraderConfig = GraderConfig()):
+    def __init__(self, assignment: Assignment, course: Course, config: GraderConfig = GraderConfig(),
+                 references: dict[str, Arrays] | None = None):
+        """``references``: what :meth:`references` returned in another process (a run computes
+        them once, so each worker needs no PyTorch and every submission meets the same ones)."""
         self.assignment, self.course, self.config = assignment, course, config
         if config.require_sandbox and not (config.use_sandbox and sandbox.available()):
             raise sandbox.SandboxUnavailable(
@@ -144,16 +159,37 @@ class Grader:
         # The same for every student: read the fixture and build the inputs once.
         self.visible = {i.grade_id: fixture_case(i.grade_id, self.fixture) for i in assignment.auto_items}
         self.plans = {i.grade_id: self._plan(i) for i in assignment.auto_items}
-        self._references: dict[str, Arrays] = {}
+        self._references: dict[str, Arrays] = dict(references or {})
+        self._harness: tempfile.TemporaryDirectory | None = None
+
+    def references(self) -> dict[str, Arrays]:
+        """Every case's reference, computed now: by "<grade_id>.<case>" (the visible case's is the fixture's)."""
+        for grade_id, plan in self.plans.items():
+            for name, (case, inputs) in plan.items():
+                if name != "visible":
+                    self._reference(self.checks[grade_id], name, case, inputs)
+        return dict(self._references)
 
     # -- one submission ---------------------------------------------------------
 
     def grade(self, student: str) -> SubmissionResult:
+        return self.run(self.read(student))
+
+    def read(self, student: str) -> Handin:
+        """Everything grading needs from the student's folder, read (never run) here: the
+        files' text, the cells items run, and every problem found, as plain data."""
         start = time.monotonic()
-        self._isolation: list[str] = []
         folder = self.course.folder("submitted", self.assignment.name, student)
         sub = read_submission(self.assignment, student, folder, self.released_files)
         sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
+        return Handin(sub, self._written(folder), fingerprint(folder, grader_inputs(self.assignment, self.course)),
+                      time.monotonic() - start)
+
+    def run(self, handin: Handin) -> SubmissionResult:
+        """Run the student's code in the sandbox and decide the points (needs no access to the folder)."""
+        start = time.monotonic()
+        self._isolation: list[str] = []
+        sub = handin.submission
         runnable = [item for item in self.assignment.auto_items if not self._file_problems(item, sub)]
         # One sandbox for the whole submission; inside it every item runs in a
         # worker of its own, first with the whole library, then (if that does not
@@ -170,11 +206,10 @@ class Grader:
         for result in items:
             result.title = self.checks[result.grade_id].title
         _name_suspects(items, {i.grade_id: i.files for i in self.assignment.auto_items})
-        written = self._written(folder)
-        return SubmissionResult(student, self.assignment.name, items, sub.notes,
-                                fingerprint(folder, grader_inputs(self.assignment, self.course)),
-                                time.monotonic() - start, self._sandboxed(),
-                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, self._isolation, written)
+        return SubmissionResult(sub.student, self.assignment.name, items, sub.notes, handin.fingerprint,
+                                handin.seconds + time.monotonic() - start, self._sandboxed(),
+                                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, self._isolation,
+                                handin.written)
 
     def _written(self, folder: Path) -> dict[str, str]:
         """Whether each written item's answer cell was answered (changed from the release)."""
@@ -269,15 +304,16 @@ class Grader:
         per item, why answers are missing if the sandbox stopped early."""
         if not items:
             return {}, {}
+        harness = self._harness_dir()
         with tempfile.TemporaryDirectory(prefix="coursekit-grade-") as tmp:
             work = Path(tmp)
             variants = self._write_libraries(work / "lib", sub, items, whole_library)
             cells = self._write_cells(work, sub, items)
-            self._write_kit(work / "kit")
             cases = {item.grade_id: {name: arrays for name, (_, arrays) in self.plans[item.grade_id].items()}
                      for item in items}
             answers, ready, result = run_harness(work, cases, variants, self.config, package=self.assignment.package,
-                                                 modules=self.assignment.allowed_modules, cells=cells)
+                                                 modules=self.assignment.allowed_modules, cells=cells,
+                                                 harness=harness)
         self._isolation = list(result.isolation)
         if not ready and not result.timed_out:
             raise GraderError(f"the grading child failed before running student code "
@@ -318,8 +354,15 @@ class Grader:
             cells[item.grade_id] = (files[key], cell_label(*key))
         return cells
 
-    def _write_kit(self, kit: Path) -> None:
-        write_kit(kit, self.course.source_file(self.assignment.checks).read_text(encoding="utf-8"))
+    def _harness_dir(self) -> Path:
+        """The harness and the kit it imports, written (and compiled) once for all submissions;
+        removed with the grader."""
+        if self._harness is None:
+            self._harness = tempfile.TemporaryDirectory(prefix="coursekit-harness-")
+            prepare_harness(Path(self._harness.name),
+                            self.course.source_file(self.assignment.checks).read_text(encoding="utf-8"),
+                            self.assignment.allowed_modules, self.assignment.package)
+        return Path(self._harness.name)
 
     def _sandboxed(self) -> bool:
         return self.config.use_sandbox and sandbox.available()
@@ -331,7 +374,8 @@ HARNESS_KIT = ("checks/__init__.py", "checks/library.py", "checks/policy.py", "a
 
 
 def write_kit(kit: Path, checks_source: str) -> None:
-    """The grader's own copy of what the harness imports, with the assignment's checks module."""
+    """The grader's own copy of what the harness imports, with the assignment's checks module,
+    compiled: the harness (run with -B) loads the bytecode instead of compiling every time."""
     package = kit / "coursekit"
     for init in ("__init__.py", "autograde/__init__.py", "checks/__init__.py"):
         (package / init).parent.mkdir(parents=True, exist_ok=True)
@@ -339,6 +383,27 @@ def write_kit(kit: Path, checks_source: str) -> None:
     for rel in HARNESS_KIT:
         shutil.copy(KIT / rel, package / rel)
     (kit / SHIPPED_CHECKS).write_text(checks_source, encoding="utf-8")
+    # Unchecked: these copies never change after this, and their timestamps say nothing.
+    compileall.compile_dir(kit, quiet=2, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+
+def prepare_harness(harness: Path, checks_source: str, modules: tuple[str, ...] = ("numpy",),
+                    package: str = "mytorch") -> Path:
+    """``harness``: the harness (child.py), the kit it imports (kit/) and links to the installed
+    packages it may import (site/), the same for every submission of an assignment."""
+    write_kit(harness / "kit", checks_source)
+    return _add_harness(harness, modules, package)
+
+
+def _add_harness(harness: Path, modules: tuple[str, ...], package: str) -> Path:
+    harness.chmod(0o755)  # read by the sandbox's unprivileged uid; written by no one
+    shutil.copy(CHILD, harness / "child.py")
+    (harness / "site").mkdir()
+    for path in package_paths(harness_modules(tuple(modules), package)):
+        link = harness / "site" / path.name
+        if not link.exists():
+            link.symlink_to(path)
+    return harness
 
 
 def _name_suspects(items: list[ItemResult], files: dict[str, tuple[str, ...]]) -> None:
@@ -400,9 +465,11 @@ def package_paths(packages: tuple[str, ...]) -> tuple[Path, ...]:
 
 def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[str, list[str]],
                 config: GraderConfig, *, package: str = "mytorch", modules: tuple[str, ...] = ("numpy",),
-                cells: dict[str, tuple[str, str]] | None = None) -> tuple[dict, bool, sandbox.Result]:
-    """Run the harness over ``work`` (which holds ``kit/``, ``lib/<variant>/`` and the cells'
-    code) in the sandbox.
+                cells: dict[str, tuple[str, str]] | None = None,
+                harness: Path | None = None) -> tuple[dict, bool, sandbox.Result]:
+    """Run the harness over ``work`` (which holds ``lib/<variant>/`` and the cells' code) in the
+    sandbox.  ``harness``: a folder made by :func:`prepare_harness`; without one, ``work`` must
+    hold ``kit/`` (see :func:`write_kit`) and the rest is added to it.
 
     ``cases``: grade_id -> case name -> inputs; ``variants``: grade_id -> the
     libraries to try in order; ``package``: the library's package; ``modules``: what
@@ -412,14 +479,10 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
     "<grade_id>.<case>", whether the harness said it was ready, and the sandbox's result."""
     cells = cells or {}
     work.chmod(0o755)  # read by the sandbox's unprivileged uid; written by no one
-    shutil.copy(CHILD, work / "child.py")
-    (work / "site").mkdir()
+    if harness is None:
+        harness = _add_harness(work, modules, package)
     packages = harness_modules(tuple(modules), package)
     visible = package_paths(packages)
-    for path in visible:
-        link = work / "site" / path.name
-        if not link.exists():
-            link.symlink_to(path)
     limits = config.limits
     job = {"items": {grade_id: {"cases": list(named), "libs": variants[grade_id],
                                 "cell": cells.get(grade_id, ("", ""))[0], "where": cells.get(grade_id, ("", ""))[1]}
@@ -435,8 +498,8 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
     # Each item's worker has wall_seconds; the sandbox as a whole, every attempt's worth.
     attempts = sum(len(v) for g, v in variants.items() if g in cases)
     result = sandbox.run(
-        [str(sandbox.python_executable()), "-I", "-S", "-B", str(work / "child.py"), str(work)],
-        read_only=[work, *sandbox.python_paths(), *visible],
+        [str(sandbox.python_executable()), "-I", "-S", "-B", str(harness / "child.py"), str(harness), str(work)],
+        read_only=list(dict.fromkeys([harness, work, *sandbox.python_paths(), *visible])),
         env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
         limits=dataclasses.replace(limits, wall_seconds=limits.wall_seconds * attempts + 20),
         require_sandbox=config.require_sandbox, use_sandbox=config.use_sandbox,
@@ -489,10 +552,10 @@ def _released_cells(assignment: Assignment, release: Path) -> tuple[dict[str, di
     answers: dict[str, str] = {}
     for name in assignment.notebooks:
         tests[name] = {}
-        for cell in nbformat.read(release / f"{name}.ipynb", as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
+        for cell in ipynb.cells(release / f"{name}.ipynb"):
+            meta = cell["metadata"].get("nbgrader", {})
             if meta.get("grade_id") in written:
-                answers[meta["grade_id"]] = cell.source
+                answers[meta["grade_id"]] = cell["source"]
             elif meta.get("grade") and not meta.get("solution"):
-                tests[name][meta["grade_id"]] = cell.source
+                tests[name][meta["grade_id"]] = cell["source"]
     return tests, answers

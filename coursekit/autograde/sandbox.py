@@ -347,15 +347,14 @@ def _bwrap_argv(argv: list[str], hide: Sequence[Path], read_only: list[Path],
                if p.exists() and _inside(p, trees)}
     ops += [(p, 0, p) for p in covers]
     tmpfs = {Path("/"), Path("/tmp"), SCRATCH}  # mounts whose directories bwrap creates
-    mounted = [Path("/"), Path("/tmp"), SCRATCH, Path("/dev"), Path("/proc")]
+    mounted = {Path("/"), Path("/tmp"), SCRATCH, Path("/dev"), Path("/proc")}
     made: set[Path] = set()
     remount = []
     for path, kind, source in sorted(set(ops)):
         # bwrap creates a mount point's missing parents with mode 0700, which
         # the unprivileged child could not walk through.
         for parent in reversed(path.parents):
-            owner = max((m for m in mounted if m == parent or m in parent.parents),
-                        key=lambda m: len(m.parts))
+            owner = next(m for m in (parent, *parent.parents) if m in mounted)  # the deepest mount
             if owner in tmpfs and owner != parent and parent not in made:
                 cmd += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
@@ -367,7 +366,7 @@ def _bwrap_argv(argv: list[str], hide: Sequence[Path], read_only: list[Path],
             cmd += ["--ro-bind", "/dev/null", str(path)]  # mounted nodev: opening it fails
         else:
             cmd += ["--ro-bind", str(source), str(path)]
-        mounted.append(path)
+        mounted.add(path)
     # Last: the binds above needed their mount points made.
     for p in [*remount, Path("/dev"), Path("/")]:
         cmd += ["--remount-ro", str(p)]
@@ -386,18 +385,28 @@ def _bwrap_argv(argv: list[str], hide: Sequence[Path], read_only: list[Path],
 
 def _package_dirs(trees: list[Path], explicit: set[Path]) -> list[Path]:
     """site-/dist-packages directories inside ``trees`` (but not those bound explicitly)."""
-    found = set()
+    real = set(_interpreter_package_dirs())
     for tree in trees:
-        for prefix in _PACKAGE_GLOBS:
-            for name in _PACKAGE_DIRS:
-                found.update(tree.glob(prefix + name))
-    # and wherever this interpreter, or the one behind it, looks
-    found.update(Path(p) for p in site.getsitepackages())
+        real |= _tree_package_dirs(tree)
+    return sorted(p for p in real if p not in explicit and _inside(p, trees))
+
+
+# Both below are looked up for every sandbox, mostly in the same few trees (the interpreter's):
+# remembered for the life of the process, as the interpreter's own site-packages are.
+@functools.lru_cache(maxsize=64)
+def _tree_package_dirs(tree: Path) -> frozenset[Path]:
+    found = {p for prefix in _PACKAGE_GLOBS for name in _PACKAGE_DIRS for p in tree.glob(prefix + name)}
+    return frozenset(p.resolve() for p in found if p.is_dir())
+
+
+@functools.lru_cache(maxsize=1)
+def _interpreter_package_dirs() -> frozenset[Path]:
+    """Wherever this interpreter, or the one behind it, looks for packages."""
+    found = {Path(p) for p in site.getsitepackages()}
     found.update(Path(sysconfig.get_paths(scheme=s)[k]) for s in sysconfig.get_scheme_names()
                  for k in ("purelib", "platlib") if s.startswith("posix"))
     found.add(Path(site.getusersitepackages()))
-    real = {p.resolve() for p in found if p.is_dir()}
-    return sorted(p for p in real if p not in explicit and _inside(p, trees))
+    return frozenset(p.resolve() for p in found if p.is_dir())
 
 
 def _inside(path: Path, trees: list[Path]) -> bool:

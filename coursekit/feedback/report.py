@@ -223,10 +223,11 @@ def write_outputs(result: SubmissionResult, autograded: Path, feedback: Path,
 
 
 def refresh_outputs(course: "Course", assignment: "Assignment", student: str,
-                    result: SubmissionResult | None = None) -> bool:
+                    result: SubmissionResult | None = None,
+                    grades: "Mapping[str, ItemGrade] | None" = None) -> bool:
     """Write a student's feedback page and results.json from their result (the stored one in
-    results.json unless given) and their grades in the gradebook, so that what a grader set
-    by hand shows.  False if the student has no readable result yet."""
+    results.json unless given) and their grades in the gradebook (read from it unless given),
+    so that what a grader set by hand shows.  False if the student has no readable result yet."""
     from coursekit.gradebook import student_grades
 
     autograded = course.folder("autograded", assignment.name, student)
@@ -234,7 +235,8 @@ def refresh_outputs(course: "Course", assignment: "Assignment", student: str,
         result = read_result(autograded / "results.json")
         if result is None:
             return False
-    grades = student_grades(course.db_url, assignment, student)
+    if grades is None:
+        grades = student_grades(course.db_url, assignment, student)
     write_outputs(result, autograded, course.folder("feedback", assignment.name, student), assignment, grades,
                   submitted=course.folder("submitted", assignment.name, student))
     return True

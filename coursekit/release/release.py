@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-import nbformat
-
 from coursekit.assignment import DECLARATION, SHIPPED_CHECKS, Assignment
 from coursekit.checks.policy import describe as describe_policy
 from coursekit.course import Course, CourseError
@@ -463,6 +461,8 @@ def _notebook_parts(path: Path) -> tuple[list[str], dict[int, tuple[int, str]]]:
     (a hidden test may repeat a visible line without being secret); and line -> (cell, what)
     for the secret ones: solution regions, hidden tests, and the whole of a solution cell without
     a region (nbgrader blanks it: a written item's model answer, or a code cell's solution)."""
+    import nbformat  # here: its import takes seconds, and graders import this module
+
     nb = nbformat.read(path, as_version=4)
     lines: list[str] = []
     secret_at: dict[int, tuple[int, str]] = {}

@@ -12,14 +12,15 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
-
-import nbformat
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from coursekit.assignment import DECLARATION, Assignment, DeclarationError, assignment_names, load_assignment
 from coursekit.release.stub import StubError, scope_text, stub_source
 from coursekit.source.markers import (HIDDEN_TESTS, SOLUTION, Kind, MarkerError, Region, course_order, find_regions,
                                       scope_errors)
+
+if TYPE_CHECKING:
+    import nbformat  # its import takes seconds (jsonschema grammars): only where a notebook is read
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,9 @@ def _file_regions(path: Path, rel: str, kind: Kind) -> tuple[list[Region], list[
 # --- notebooks ------------------------------------------------------------------------
 
 
-def _read_notebook(path: Path, rel: str) -> tuple[nbformat.NotebookNode | None, list[Problem]]:
+def _read_notebook(path: Path, rel: str) -> "tuple[nbformat.NotebookNode | None, list[Problem]]":
+    import nbformat
+
     if not path.is_file():
         return None, [Problem(rel, "notebook listed in the assignment is missing")]
     try:
@@ -307,7 +310,7 @@ def _read_notebook(path: Path, rel: str) -> tuple[nbformat.NotebookNode | None, 
     return nb, []
 
 
-def _check_cells(nb: nbformat.NotebookNode, notebook: str, rel: str) -> tuple[list[_Cell], list[Problem]]:
+def _check_cells(nb: "nbformat.NotebookNode", notebook: str, rel: str) -> tuple[list[_Cell], list[Problem]]:
     cells: list[_Cell] = []
     problems: list[Problem] = []
     for index, cell in enumerate(nb.cells):
@@ -322,7 +325,7 @@ def _check_cells(nb: nbformat.NotebookNode, notebook: str, rel: str) -> tuple[li
     return cells, problems
 
 
-def _cell_problems(cell: nbformat.NotebookNode, meta: dict) -> list[str]:
+def _cell_problems(cell: "nbformat.NotebookNode", meta: dict) -> list[str]:
     lines = cell.source.split("\n")
     solutions, errors = find_regions(lines, SOLUTION)
     hidden, hidden_errors = find_regions(lines, HIDDEN_TESTS)
@@ -337,7 +340,7 @@ def _cell_problems(cell: nbformat.NotebookNode, meta: dict) -> list[str]:
 
 
 def _graded_cell_problems(
-    cell: nbformat.NotebookNode, meta: dict, lines: list[str], hidden: list[Region], hidden_errors: list[MarkerError]
+    cell: "nbformat.NotebookNode", meta: dict, lines: list[str], hidden: list[Region], hidden_errors: list[MarkerError]
 ) -> list[str]:
     messages: list[str] = []
     if not meta.get("grade_id"):
