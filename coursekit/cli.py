@@ -4,7 +4,7 @@
     course validate A        refuse a broken source before anything leaves it
     course release A         student folder in release/A (no solutions, no hidden tests)
     course collect A DIR     import the students' hand-in zips into submitted/
-    course autograde A       grade submitted/*/A (sandboxed, parallel) into the gradebook
+    course autograde A       grade submitted/*/A (sandboxed, parallel; --dask: on a cluster) into the gradebook
     course export A          class CSV of per-item scores
     course gradescope A      autograder.zip that grades a hand-in on Gradescope the same way
     course demo              the whole pipeline on built-in sample submissions
@@ -78,6 +78,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_autograde(args: argparse.Namespace) -> int:
     assignment, course = get_assignment(args), _course(args)
     if args.engine == "nbgrader":
+        if args.dask:
+            raise CourseError("--dask grades with the sandbox engine only")
         from coursekit.autograde.plain import autograde as plain
 
         failed = plain(assignment, course, students=args.student or None)
@@ -88,7 +90,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
     config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed)
     summary = autograde(assignment, course, jobs=args.jobs, students=args.student or None,
-                        force=args.force, config=config)
+                        force=args.force, config=config, dask=args.dask)
     cmd_scores(args)
     print(f"\ngraded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)}")
     for student, why in summary.failed.items():
@@ -205,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "nbgrader: plain nbgrader autograde, tests in the student's kernel")
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even where bubblewrap is unavailable (rlimits only; see README)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="grade on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' "
+                        "for a cluster of --jobs worker processes here (see README)")
     add("scores", cmd_scores, "print the per-student, per-item score table")
     p = add("export", cmd_export, "write the class CSV of per-item scores")
     p.add_argument("-o", "--output", help="CSV path (default: <course>/<assignment>_grades.csv)")
