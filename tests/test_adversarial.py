@@ -62,7 +62,7 @@ def checksums(*roots: Path) -> dict[str, str]:
 
 
 def scratch_dirs() -> set[str]:
-    return {p.name for p in Path("/tmp").glob("coursekit-grade-*")}
+    return {p.name for pattern in ("coursekit-grade-*", "coursekit-harness-*") for p in Path("/tmp").glob(pattern)}
 
 
 def sandbox_processes(course: Path) -> list[str]:

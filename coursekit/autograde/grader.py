@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import importlib.metadata
 import importlib.util
+import multiprocessing.util
 import py_compile
 import resource
 import shutil
@@ -359,6 +360,9 @@ class Grader:
         removed with the grader."""
         if self._harness is None:
             self._harness = tempfile.TemporaryDirectory(prefix="coursekit-harness-")
+            # A worker process (pool or Dask) ends with os._exit, which skips TemporaryDirectory's
+            # own clean-up at exit; multiprocessing's exit hooks still run this.
+            multiprocessing.util.Finalize(self, self._harness.cleanup, exitpriority=10)
             prepare_harness(Path(self._harness.name),
                             self.course.source_file(self.assignment.checks).read_text(encoding="utf-8"),
                             self.assignment.allowed_modules, self.assignment.package)
