@@ -25,10 +25,15 @@ from coursekit.autograde.worker import GraderSpec, grade_handin, grader_digest
 from coursekit.course import CourseError
 
 
+# For a cluster started here; the README suggests the same for clusters started by hand.
+QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.gil.enabled": False}
+
+
 def grade_on_cluster(address: str, grader: Grader, references: dict, students: list[str], jobs: int,
                      log: Callable[[str], object] = print) -> Iterator[tuple[str, SubmissionResult | BaseException]]:
     """Each student's result (or why there is none), in the order they finish."""
     try:
+        import dask
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise CourseError("--dask needs Dask: pip install 'dask[distributed]'") from None
@@ -36,6 +41,8 @@ def grade_on_cluster(address: str, grader: Grader, references: dict, students: l
                       grader_digest(grader.assignment, grader.course))
     with ExitStack() as stack:
         if address == "local":
+            # The workers' statistical profiler and GIL monitor sample every few ms: CPU the sandboxes need.
+            stack.enter_context(dask.config.set(QUIET_WORKERS))
             # One thread per worker process: the sandbox is the work, and each process holds one grader.
             cluster = stack.enter_context(LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
                                                        dashboard_address=None, silence_logs=logging.ERROR))
