@@ -234,11 +234,11 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
     taken: set[str] = set()
     for student in tqdm(students, desc="reading hand-ins", unit="student", disable=not progress, file=sys.stderr):
         # submitted/<student> itself a link would lead elsewhere: course.students() follows it.
-        top = course.root / "submitted" / student
-        hand_in = extract(assignment, course.folder("submitted", name, student), student)
-        if top.is_symlink():
+        if (course.root / "submitted" / student).is_symlink():
             hand_in = HandIn(student, problems=[f"{safefs.printable(student)}: the student's folder is a link; "
                                                 "skipped"])
+        else:
+            hand_in = extract(assignment, course.folder("submitted", name, student), student)
         problems.extend(hand_in.problems)
         path = code_dir / _file_name(student, taken)
         _write_atomic(path, hand_in.text)
@@ -255,6 +255,8 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
     pairs = _pairs(detector, by_file)
     if html is not None:
         _write_atomic(out / "report.html", html)
+    else:  # one hand-in: no pair to show, and last run's report would mislead
+        (out / "report.html").unlink(missing_ok=True)
     _write_atomic(out / "pairs.csv", pairs_csv(pairs, threshold))
     return Result(pairs, problems, out, threshold)
 
