@@ -7,6 +7,7 @@
     course autograde A       grade submitted/*/A (sandboxed, parallel; --dask: on a cluster) into the gradebook
     course export A          class CSV of per-item scores
     course gradescope A      autograder.zip that grades a hand-in on Gradescope the same way
+    course similarity A      which hand-ins share code (copydetect): similarity/A/report.html, pairs.csv
     course demo              the whole pipeline on built-in sample submissions
 """
 from __future__ import annotations
@@ -126,6 +127,23 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_similarity(args: argparse.Namespace) -> int:
+    from coursekit.similarity import THRESHOLD, compare, top_table
+
+    assignment, course = get_assignment(args), _course(args)
+    threshold = THRESHOLD if args.threshold is None else args.threshold
+    if not 0 <= threshold <= 1:
+        raise CourseError(f"--threshold {threshold:g}: must be between 0 and 1")
+    result = compare(assignment, course, threshold=threshold, progress=True)
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    print(top_table(result, args.top))
+    print(f"\n{len(result.pairs)} pairs, {len(result.flagged)} above the threshold {threshold:g} "
+          "(a signal to read the code, not a verdict)")
+    print(f"wrote {result.folder / 'report.html'} and {result.folder / 'pairs.csv'}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from coursekit.demo import run_demo
 
@@ -218,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="where bubblewrap cannot start in Gradescope's container, grade with resource limits "
                         "only (default: report that the grader failed)")
+    p = add("similarity", cmd_similarity, "report which hand-ins share code (copydetect) in similarity/<assignment>")
+    p.add_argument("--top", type=int, default=10, metavar="N", help="pairs shown on the terminal (default: 10)")
+    p.add_argument("--threshold", type=float, default=None, metavar="T",
+                   help="similarity above which a pair is flagged for a look (default: coursekit.similarity.THRESHOLD)")
     p = add("demo", cmd_demo, "run the whole pipeline on sample submissions", assignment=False)
     p.add_argument("--folder", default=str(REPO / "demo"), help="course root for the demo (default: demo/)")
     p = add("fixtures", cmd_fixtures, "regenerate each assignment's fixture (kept if within tolerance)",
