@@ -254,11 +254,33 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
         html = detector.generate_html_report(output_mode="return") if len(by_file) > 1 else None
     pairs = _pairs(detector, by_file)
     if html is not None:
-        _write_atomic(out / "report.html", html)
+        _write_atomic(out / "report.html", offline(html))
     else:  # one hand-in: no pair to show, and last run's report would mislead
         (out / "report.html").unlink(missing_ok=True)
     _write_atomic(out / "pairs.csv", pairs_csv(pairs, threshold))
     return Result(pairs, problems, out, threshold)
+
+
+# copydetect's page takes Bootstrap from a CDN; grading machines and TAs' laptops may be
+# offline.  What the page uses of it, inline: the two hand-ins side by side, the tables, and
+# the buttons that open a pair (Bootstrap's "collapse").
+_STYLE = """<style>
+body{font-family:system-ui,sans-serif;margin:1em}.row{display:flex;gap:1em}.col,.col3{flex:1;min-width:0}
+.d-flex{display:flex}.collapse:not(.show){display:none}.card{border:1px solid #ccc;border-radius:4px;padding:.5em}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:.2em .4em;text-align:left}
+tr:nth-child(even){background:#f6f6f6}.btn{border:1px solid #888;border-radius:4px;background:#eee;cursor:pointer}
+.code-display pre,pre{white-space:pre-wrap;font-size:small}
+</style>"""
+_SCRIPT = """<script>
+document.querySelectorAll("[data-bs-toggle=collapse]").forEach(b => b.addEventListener("click",
+  () => document.querySelector(b.dataset.bsTarget).classList.toggle("show")));
+</script>"""
+
+
+def offline(html: str) -> str:
+    """The report without its CDN stylesheet and script, and what it needs of them inline."""
+    html = re.sub(r'<link[^>]*cdn\.jsdelivr\.net[^>]*>', lambda _: _STYLE, html, count=1)
+    return re.sub(r'<script[^>]*cdn\.jsdelivr\.net[^>]*></script>', lambda _: _SCRIPT, html, count=1)
 
 
 def _pairs(detector, by_file: dict[str, str]) -> list[Pair]:
@@ -296,10 +318,17 @@ def pairs_csv(pairs: list[Pair], threshold: float) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for p in pairs:
-        writer.writerow([safefs.printable(p.student_a), safefs.printable(p.student_b), f"{p.similarity:.4f}",
+        writer.writerow([_cell(p.student_a), _cell(p.student_b), f"{p.similarity:.4f}",
                          f"{p.share_a:.4f}", f"{p.share_b:.4f}", p.tokens,
                          "yes" if p.similarity > threshold else "no"])
     return buf.getvalue()
+
+
+def _cell(name: str) -> str:
+    """A student id as a CSV cell a spreadsheet shows as text: one starting like a formula
+    (=, +, -, @) gets a leading apostrophe, as spreadsheets themselves write it."""
+    shown = safefs.printable(name)
+    return "'" + shown if shown[:1] in ("=", "+", "-", "@", "\t", "\r") else shown
 
 
 def top_table(result: Result, top: int = DEFAULT_TOP) -> str:

@@ -119,6 +119,15 @@ def test_the_cli_prints_the_top_pair_and_writes_the_highlighted_report(course, c
     assert "lyr.W -= self.rate * lyr.dLdW" in highlighted
     assert "layer.W -= self.lr * layer.dLdW" in highlighted
     assert "copier.py" in html and "reference.py" in html
+    # Readable offline: no CDN, the layout and the buttons that open a pair inline.
+    assert "cdn.jsdelivr" not in html and ".collapse:not(.show){display:none}" in html
+    assert 'classList.toggle("show")' in html
+
+
+def test_a_student_id_that_looks_like_a_formula_is_text_in_the_csv():
+    pair = similarity.Pair("=HYPERLINK(1)", "+1", 0.9, 0.9, 10)
+    rows = similarity.pairs_csv([pair], similarity.THRESHOLD).splitlines()
+    assert rows[1].startswith("'=HYPERLINK(1),'+1,")
 
 
 def test_the_cli_refuses_a_course_without_release_or_submissions(tmp_path, capsys):
@@ -201,8 +210,7 @@ def test_screenshot_of_the_report(course):
         page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
                    else route.abort())  # offline: the report's CDN stylesheet is not fetched
         page.goto(report.as_uri())
-        # Offline, Bootstrap's grid is missing: lay the pair's two hand-ins side by side as it would.
-        page.add_style_tag(content=".row{display:flex;gap:1em}.col{flex:1;min-width:0}body{font-family:sans-serif}")
+        page.locator("[data-bs-target=\"#collapse-1\"]").click()  # open the most similar pair, as a TA would
         page.get_by_role("heading", name="Matched Code").evaluate("h => window.scrollTo(0, h.offsetTop)")
         page.screenshot(path=str(REPO / "docs" / "similarity_report.png"))
         browser.close()
