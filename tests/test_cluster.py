@@ -143,3 +143,16 @@ def test_a_worker_with_other_course_files_refuses(released_course, tmp_path):
     checks.write_text(checks.read_text() + "\n# changed on this worker\n")
     with pytest.raises(CourseError, match="differ from those of the run"):
         grade_handin(GraderSpec(HW1, course, grader.config, {}, digest), handin)
+
+
+def test_a_scheduler_that_does_not_answer_is_one_clear_error(released_course, tmp_path, monkeypatch):
+    from coursekit.autograde import cluster
+    from coursekit.course import CourseError
+
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2)
+    course = copy_course(released_course, tmp_path / "course")
+    make_samples(HW1, course)
+    with pytest.raises(CourseError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
+        autograde(HW1, course, jobs=1, config=GraderConfig.for_assignment(HW1), progress=False,
+                  dask="tcp://127.0.0.1:9")
+    assert item_scores(course.db_url, HW1) == {}  # nothing recorded, nothing lost

@@ -25,6 +25,7 @@ from coursekit.autograde.worker import GraderSpec, grade_handin, grader_digest
 from coursekit.course import CourseError
 
 
+CONNECT_SECONDS = 30  # how long to wait for a scheduler that does not answer
 # For a cluster started here; the README suggests the same for clusters started by hand.
 QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.gil.enabled": False}
 
@@ -49,7 +50,7 @@ def grade_on_cluster(address: str, grader: Grader, references: dict, students: l
             client = stack.enter_context(Client(cluster))
         else:
             try:
-                client = stack.enter_context(Client(address, timeout=30))
+                client = stack.enter_context(Client(address, timeout=CONNECT_SECONDS))
             except OSError as exc:
                 raise CourseError(f"no Dask scheduler answers at {address}: {exc}") from None
         log(f"grading on Dask: {client.scheduler.address}, "
