@@ -162,6 +162,7 @@ class Grader:
         self.plans = {i.grade_id: self._plan(i) for i in assignment.auto_items}
         self._references: dict[str, Arrays] = dict(references or {})
         self._harness: tempfile.TemporaryDirectory | None = None
+        self._shown: dict[str, dict[str, str]] = {}  # the visible references as feedback shows them
 
     def references(self) -> dict[str, Arrays]:
         """Every case's reference, computed now: by "<grade_id>.<case>" (the visible case's is the fixture's)."""
@@ -269,8 +270,8 @@ class Grader:
                 verdicts[name] = _judge(check, answer, self._reference(check, name, case, inputs), inputs)
         visible_out = answers.get(f"{item.grade_id}.visible")
         try:
-            shown = render(check, visible_out, self.visible[check.grade_id][1]) \
-                if isinstance(visible_out, dict) else ""
+            shown = render(check, visible_out, self.visible[check.grade_id][1],
+                           self._shown.setdefault(check.grade_id, {})) if isinstance(visible_out, dict) else ""
         except Exception:  # noqa: BLE001 - an odd answer shape is no reason to leave a student ungraded
             shown = ""
         notes = [f"with {desc}: {verdicts[f'advice{k}'].message}" for k, (desc, _) in enumerate(check.advice)
