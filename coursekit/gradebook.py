@@ -41,10 +41,17 @@ class ItemGrade:
 
 def grade_score(grade) -> float | None:
     """An nbgrader Grade's points: the manual score if set, else the automatic one (plus extra
-    credit); None if it has neither: it awaits manual grading (nbgrader's ``score`` says 0)."""
-    if grade.manual_score is None and grade.auto_score is None:
+    credit); None if it has neither: it awaits manual grading (nbgrader's ``score`` says 0).
+    Computed from the row's fields as nbgrader's ``score`` column is, so it is right for a row
+    just changed in this session too."""
+    base = grade.manual_score if grade.manual_score is not None else grade.auto_score
+    if base is None:
         return AWAITING
-    return float(grade.score)
+    return float(base + (grade.extra_credit or 0.0))
+
+
+def item_grade(name: str, max_score: float | None, grade, comment: str) -> ItemGrade:
+    return ItemGrade(name, float(max_score or 0), grade_score(grade), grade.manual_score is not None, comment)
 
 
 @contextmanager
@@ -90,8 +97,7 @@ def student_grades(db_url: str, assignment: Assignment, student: str) -> dict[st
         for nb in submission.notebooks:
             comments = {c.name: c.manual_comment or "" for c in nb.comments}
             for grade in nb.grades:
-                grades[grade.name] = ItemGrade(grade.name, float(grade.max_score or 0), grade_score(grade),
-                                               grade.manual_score is not None, comments.get(grade.name, ""))
+                grades[grade.name] = item_grade(grade.name, grade.max_score, grade, comments.get(grade.name, ""))
     return grades
 
 

@@ -38,18 +38,17 @@ import contextlib
 import csv
 import hashlib
 import io
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
-from coursekit.autograde.submission import _read_cells, _source_text
+from coursekit.autograde.submission import read_cells, source_text
 from coursekit.checks.library import MAX_LIBRARY_FILE
 from coursekit.course import Course, CourseError
+from coursekit.feedback.report import write_atomic
 
 # A pair whose similarity is above this is flagged for a human to read.  Calibrated on
 # tests/test_similarity.py: a copy with renamed variables, reordered methods and classes and
@@ -141,14 +140,14 @@ def extract(assignment: Assignment, folder: Path, student: str) -> HandIn:
     for notebook in assignment.notebooks:
         rel = f"{notebook}.ipynb"
         # The grader's parser: read through safefs, capped at MAX_NOTEBOOK_BYTES, JSON checked.
-        cells, problem = _read_cells(folder, rel)
+        cells, problem = read_cells(folder, rel)
         if problem:
             hand_in.problems.append(f"{who}: {problem}; skipped")
             continue
         for k, cell in enumerate(cells):
             if not isinstance(cell, dict) or cell.get("cell_type") != "code":
                 continue
-            source = _source_text(cell.get("source", ""))
+            source = source_text(cell.get("source", ""))
             where = f"{rel}, cell {k + 1}"
             if source is None or _lone_surrogate(source):
                 hand_in.problems.append(f"{who}: {where}: its source is not text; skipped")
@@ -181,18 +180,6 @@ def _file_name(student: str, taken: set[str]) -> str:
         safe += "-" + hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     taken.add(safe.lower())
     return safe + ".py"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _output_folder(course: Course, name: str) -> Path:
@@ -228,7 +215,7 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
             old.unlink()
 
     boilerplate = extract(assignment, release, "release")
-    _write_atomic(boiler_dir / "release.py", boilerplate.text)
+    write_atomic(boiler_dir / "release.py", boilerplate.text)
     problems = list(boilerplate.problems)
     by_file: dict[str, str] = {}
     taken: set[str] = set()
@@ -241,7 +228,7 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
             hand_in = extract(assignment, course.folder("submitted", name, student), student)
         problems.extend(hand_in.problems)
         path = code_dir / _file_name(student, taken)
-        _write_atomic(path, hand_in.text)
+        write_atomic(path, hand_in.text)
         by_file[str(path)] = student
 
     detector = CopyDetector(test_dirs=[str(code_dir)], ref_dirs=[str(code_dir)], boilerplate_dirs=[str(boiler_dir)],
@@ -254,10 +241,10 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
         html = detector.generate_html_report(output_mode="return") if len(by_file) > 1 else None
     pairs = _pairs(detector, by_file)
     if html is not None:
-        _write_atomic(out / "report.html", offline(html))
+        write_atomic(out / "report.html", offline(html))
     else:  # one hand-in: no pair to show, and last run's report would mislead
         (out / "report.html").unlink(missing_ok=True)
-    _write_atomic(out / "pairs.csv", pairs_csv(pairs, threshold))
+    write_atomic(out / "pairs.csv", pairs_csv(pairs, threshold))
     return Result(pairs, problems, out, threshold)
 
 

@@ -69,11 +69,12 @@ def main(harness: Path, workdir: Path) -> None:
              for grade_id, spec in job["items"].items() if spec.get("cell")}
     # Everything before this frame is the grader's; a failure there is not the student's.
     results.write(protocol.encode({"type": "ready"}))
-    compiled: set[str] = set()
+    _import_compiled()
+    compiled_libs: set[str] = set()
     for grade_id, spec in job["items"].items():
         for lib in spec["libs"]:
-            if lib not in compiled:
-                compiled.add(lib)
+            if lib not in compiled_libs:
+                compiled_libs.add(lib)
                 _compile_library(workdir / "lib" / lib, job["package"])
             answers, imported = _run_item(job, grade_id, spec, workdir / "lib" / lib, checks, inputs,
                                           cells.get(grade_id))
@@ -113,30 +114,26 @@ def _run_item(job: dict, grade_id: str, spec: dict, lib: Path, checks: dict, inp
     return _answers(data, cases, why, job["answer_bytes"], _failed(job, spec))
 
 
-_COMPILED: dict[str, object] = {}
+_COMPILED: dict[str, object] = {}  # path of a library file, as the import system spells it -> its code
 
 
 def _compile_library(lib: Path, package: str) -> None:
     """Compile a library's files once, here, for all items' workers to import: compiling
     is most of an import, and each worker would do it again.  Compiling runs none of the
     code; a file that does not compile is left to the worker's own import to report."""
-    from importlib.machinery import SourceFileLoader
-
-    compiled = _COMPILED
     for path in sorted(lib.glob(f"{package}/**/*.py")):
         try:
-            compiled[str(path)] = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+            _COMPILED[str(path)] = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
         except BaseException:  # noqa: BLE001 - SyntaxError, ValueError, RecursionError, MemoryError...
             continue
-    if getattr(SourceFileLoader.get_code, "compiled_here", False):
-        return
+
+
+def _import_compiled() -> None:
+    """Source imports (the workers', forked from here) take the code _compile_library made."""
+    from importlib.machinery import SourceFileLoader
+
     own = SourceFileLoader.get_code
-
-    def get_code(self, fullname):  # the path the import system found, as it spells it
-        return compiled.get(self.path) or own(self, fullname)
-
-    get_code.compiled_here = True
-    SourceFileLoader.get_code = get_code
+    SourceFileLoader.get_code = lambda self, fullname: _COMPILED.get(self.path) or own(self, fullname)
 
 
 def _failed(job: dict, spec: dict) -> str:

@@ -17,8 +17,8 @@ from coursekit.autograde import safefs
 from coursekit.autograde.grader import SubmissionResult
 from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES
 from coursekit.course import Course, CourseError
-from coursekit.feedback.report import refresh_outputs
-from coursekit.gradebook import AWAITING, ItemGrade
+from coursekit.feedback.report import refresh_outputs, write_atomic
+from coursekit.gradebook import ItemGrade, item_grade
 
 # nbgrader's auto_comment for an answer cell with nothing in it ("No response." is nbgrader's own).
 NO_RESPONSE = {"unanswered": "No response.", "missing": "No response: the answer cell is not in the hand-in."}
@@ -38,7 +38,15 @@ class GradebookWriter:
     def __enter__(self) -> "GradebookWriter":
         from nbgrader.api import Gradebook
 
+        from nbgrader.api import MissingEntry
+
         self._gb = Gradebook(self.course.db_url, course_id(self.assignment))
+        try:
+            self._gb.find_assignment(self.assignment.name)
+        except MissingEntry:
+            self._gb.close()
+            raise CourseError(f"the gradebook ({self.course.db_url}) has no {self.assignment.name}; "
+                              f"run `course release {self.assignment.name}` with it first") from None
         # The assignment's notebooks and cells stay loaded across commits (reloading them for
         # every new submission was most of a write); rows a grader may change meanwhile (the
         # student, grades, comments) are read afresh for each submission instead.
@@ -100,11 +108,10 @@ class GradebookWriter:
                 grade.auto_score, grade.needs_manual_grade = 0.0, False
                 comment.auto_comment = NO_RESPONSE.get(status, NO_RESPONSE["unanswered"])
         said = {name: comment.manual_comment or "" for (name, _), comment in comments.items()}
-        return {name: ItemGrade(name, maxima[(name, nb)], _score(grade), grade.manual_score is not None,
-                                said.get(name, ""))
+        return {name: item_grade(name, maxima[(name, nb)], grade, said.get(name, ""))
                 for (name, nb), grade in grades.items()}
 
-def _rows(gb, submission_id: str) -> tuple[dict, dict[tuple[str, str], float], dict]:
+def _rows(gb, submission_id: str) -> tuple[dict, dict[tuple[str, str], float | None], dict]:
     """The submission's grades, their maximum points and its comments, by (cell name, notebook
     name), in one query each (nbgrader's find_grade is a query per cell)."""
     from nbgrader.api import BaseCell, Comment, Grade, Notebook, SubmittedNotebook
@@ -120,7 +127,7 @@ def _rows(gb, submission_id: str) -> tuple[dict, dict[tuple[str, str], float], d
     grades, maxima = {}, {}
     for grade, cell, notebook in query(Grade):
         grades[(cell.name, notebook)] = grade
-        maxima[(cell.name, notebook)] = float(getattr(cell, "max_score", 0) or 0)
+        maxima[(cell.name, notebook)] = getattr(cell, "max_score", 0)
     comments = {(cell.name, notebook): comment for comment, cell, notebook in query(Comment)}
     return grades, maxima, comments
 
@@ -132,15 +139,6 @@ def _find(rows: dict, grade_id: str, notebook: str, student: str):
     except KeyError:
         raise MissingEntry(f"the gradebook has no cell {grade_id} in {notebook} for {student}; "
                            f"release the assignment again (`course release --force`)") from None
-
-
-def _score(grade) -> float | None:
-    """nbgrader's ``Grade.score`` (manual score, else automatic, plus extra credit), computed here
-    rather than read back after the commit; None while it awaits manual grading."""
-    base = grade.manual_score if grade.manual_score is not None else grade.auto_score
-    if base is None:
-        return AWAITING
-    return float(base + (grade.extra_credit or 0.0))
 
 
 def record(course: Course, assignment: Assignment, result: SubmissionResult,
@@ -178,40 +176,24 @@ def course_id(assignment: Assignment) -> str:
     return assignment.package
 
 
-def check_gradebook(course: Course, assignment: Assignment) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(course.db_url, course_id(assignment)) as gb:
-        try:
-            gb.find_assignment(assignment.name)
-        except MissingEntry:
-            raise CourseError(f"the gradebook ({course.db_url}) has no {assignment.name}; "
-                              f"run `course release {assignment.name}` with it first") from None
-
-
 def _copy_notebooks(src: Path, dest: Path, assignment: Assignment) -> None:
     """So formgrader can open what the student handed in: regular files only (no
-    links, FIFOs or devices), at most MAX_NOTEBOOK_BYTES; a notebook no longer
-    there (or refused) leaves no stale copy behind."""
+    links, FIFOs or devices), at most MAX_NOTEBOOK_BYTES."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in assignment.notebooks:
-        target = dest / f"{name}.ipynb"
-        data = safefs.read_capped(src, target.name, MAX_NOTEBOOK_BYTES)
-        if isinstance(data, safefs.Problem):
-            target.unlink(missing_ok=True)
-            continue
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        _copy(src, dest, f"{name}.ipynb", MAX_NOTEBOOK_BYTES)
 
 
 def _copy_timestamp(src: Path, dest: Path) -> None:
     """nbgrader's autograde keeps the hand-in's timestamp.txt beside the graded notebooks; so does the kit."""
-    data = safefs.read_capped(src, "timestamp.txt", 1000)
-    target = dest / "timestamp.txt"
+    _copy(src, dest, "timestamp.txt", 1000)
+
+
+def _copy(src: Path, dest: Path, name: str, cap: int) -> None:
+    """``src/name`` to ``dest/name`` through safefs, replaced atomically; one that is gone (or
+    refused) leaves no stale copy behind."""
+    data = safefs.read_capped(src, name, cap)
     if isinstance(data, safefs.Problem):
-        target.unlink(missing_ok=True)
-        return
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+        (dest / name).unlink(missing_ok=True)
+    else:
+        write_atomic(dest / name, data)

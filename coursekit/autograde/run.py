@@ -18,7 +18,7 @@ from typing import Iterator
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs, worker
 from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult, grader_inputs
-from coursekit.autograde.record import GradebookWriter, check_gradebook, record
+from coursekit.autograde.record import GradebookWriter, record
 from coursekit.autograde.submission import fingerprint
 from coursekit.course import Course
 from coursekit.feedback.report import read_result, refresh_outputs
@@ -44,9 +44,8 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
     from tqdm import tqdm
 
     grader = Grader(assignment, course, config)  # fails fast (no release, bad source) before any worker starts
-    check_gradebook(course, assignment)
     summary = RunSummary()
-    with GradebookWriter(course, assignment) as writer:
+    with GradebookWriter(course, assignment) as writer:  # CourseError if the assignment is not in it
         todo = _to_grade(course, assignment, students or course.students(assignment.name), force, writer, summary)
         if not todo:
             return summary

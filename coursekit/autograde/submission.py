@@ -138,7 +138,7 @@ def check_notebooks(assignment: Assignment, folder: Path, released_cells: dict[s
 
 
 def _check_notebook(folder: Path, rel: str, released: dict[str, str]) -> list[str]:
-    cells, problem = _read_cells(folder, rel)
+    cells, problem = read_cells(folder, rel)
     if problem:
         return [problem]
     notes: list[str] = []
@@ -155,7 +155,7 @@ def _check_notebook(folder: Path, rel: str, released: dict[str, str]) -> list[st
         gid = meta.get("grade_id")
         if not isinstance(gid, str) or gid not in released:
             continue
-        seen[gid] = _source_text(cell.get("source", ""))
+        seen[gid] = source_text(cell.get("source", ""))
         if not meta.get("grade") or not meta.get("locked"):
             notes.append(f"{rel}: graded cell {gid} was re-flagged (its nbgrader metadata changed)")
     if skipped:
@@ -175,7 +175,7 @@ def _check_notebook(folder: Path, rel: str, released: dict[str, str]) -> list[st
 _PARSED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[list, str | None]]] = {}
 
 
-def _read_cells(folder: Path, rel: str) -> tuple[list, str | None]:
+def read_cells(folder: Path, rel: str) -> tuple[list, str | None]:
     """The cells of a handed-in notebook (not to be changed by the caller), or why there are none."""
     try:
         st = os.lstat(folder / rel)  # only the memo's key; the file is read through safefs
@@ -216,14 +216,14 @@ def _parse_cells(folder: Path, rel: str) -> tuple[list, str | None]:
 def cell_sources(folder: Path, notebook: str) -> tuple[dict[str, str | None], str | None]:
     """grade id -> source of each cell with nbgrader metadata in a handed-in notebook (None: the
     source is not text), and the problem if the notebook cannot be read; never raises."""
-    cells, problem = _read_cells(folder, f"{notebook}.ipynb")
+    cells, problem = read_cells(folder, f"{notebook}.ipynb")
     found: dict[str, str | None] = {}
     for cell in cells:
         metadata = cell.get("metadata") if isinstance(cell, dict) else None
         meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
         grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
         if isinstance(grade_id, str) and grade_id not in found:
-            found[grade_id] = _source_text(cell.get("source", ""))
+            found[grade_id] = source_text(cell.get("source", ""))
     return found, problem
 
 
@@ -231,7 +231,7 @@ def solution_cells(folder: Path, notebook: str, wanted: list[str]) -> dict[str, 
     """cell grade id -> (source, "") of each wanted code cell of a handed-in notebook, or ("", why
     it cannot be run): the notebook is unreadable, the cell is gone, there are two, it is no longer
     a code cell, its source is not text or is too large.  Never raises."""
-    cells, problem = _read_cells(folder, f"{notebook}.ipynb")
+    cells, problem = read_cells(folder, f"{notebook}.ipynb")
     found: dict[str, list[dict]] = {cell: [] for cell in wanted}
     for cell in cells:
         metadata = cell.get("metadata") if isinstance(cell, dict) else None
@@ -243,7 +243,7 @@ def solution_cells(folder: Path, notebook: str, wanted: list[str]) -> dict[str, 
     detail = problem[len(rel) + 2:] if problem and problem.startswith(f"{rel}: ") else problem
     result: dict[str, tuple[str, str]] = {}
     for grade_id, matches in found.items():
-        text = _source_text(matches[0].get("source", "")) if len(matches) == 1 else None
+        text = source_text(matches[0].get("source", "")) if len(matches) == 1 else None
         encoded = _utf8(text) if text is not None else None
         if problem:
             why = "the notebook is missing" if detail == "missing" else f"the notebook could not be read: {detail}"
@@ -271,7 +271,7 @@ def _utf8(text: str) -> bytes | None:
         return None
 
 
-def _source_text(source: object) -> str | None:
+def source_text(source: object) -> str | None:
     if isinstance(source, str):
         return source
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
@@ -280,6 +280,11 @@ def _source_text(source: object) -> str | None:
 
 
 # -- fingerprint -----------------------------------------------------------------------
+
+def grading_code() -> list[Path]:
+    """The kit's sources that decide a grade: its check machinery and its grader."""
+    return sorted([*(KIT / "checks").glob("*.py"), *(KIT / "autograde").glob("*.py")])
+
 
 def fingerprint(folder: Path, grader_inputs: tuple[Path, ...] = ()) -> str:
     """Changes whenever any handed-in file (or the grader's own inputs: its code, and
@@ -293,7 +298,7 @@ def fingerprint(folder: Path, grader_inputs: tuple[Path, ...] = ()) -> str:
     and their first and last MiB; what could not be looked at is hashed as
     the sentence that says so."""
     h = hashlib.sha256()
-    for src in sorted([*(KIT / "checks").glob("*.py"), *(KIT / "autograde").glob("*.py")]):
+    for src in grading_code():
         h.update(src.read_bytes())
     for src in grader_inputs:
         h.update(src.read_bytes() if src.is_file() else b"missing")

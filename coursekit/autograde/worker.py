@@ -14,7 +14,7 @@ from pathlib import Path
 
 from coursekit.assignment import Assignment
 from coursekit.autograde.grader import Grader, GraderConfig, Handin, SubmissionResult
-from coursekit.autograde.submission import KIT
+from coursekit.autograde.submission import grading_code
 from coursekit.course import Course, CourseError
 
 # -- a local pool: the workers read the submitted folders themselves --------------------
@@ -69,7 +69,7 @@ def grader_digest(assignment: Assignment, course: Course) -> str:
     declaration, checks, fixture and notebooks (its cases), and the library it stubs."""
     h = hashlib.sha256()
     source = course.repo / "source" / assignment.name
-    files = sorted([*(KIT / "checks").glob("*.py"), *(KIT / "autograde").glob("*.py")]) + [
+    files = grading_code() + [
         assignment.source, course.source_file(assignment.checks), course.source_file(assignment.fixture),
         *(source / f"{name}.ipynb" for name in assignment.notebooks),
         *(course.source_file(rel) for rel in assignment.student_files)]

@@ -14,8 +14,10 @@ re-renders both files from the stored result and the gradebook.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,11 +140,19 @@ def results_json(result: SubmissionResult, assignment: "Assignment | None" = Non
     }
 
 
-def write_atomic(path: Path, text: str) -> Path:
+def write_atomic(path: Path, data: str | bytes) -> Path:
+    """``path`` replaced in one step (readers see the old file or the new one); text as UTF-8,
+    written as given (no newline translation).  No temporary file is left on failure."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # open(): the usual mode, not mkstemp's 0600
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return path
 
 
