@@ -11,7 +11,9 @@ what the instructor controls, never from inside a zip:
   ``<student>_<anything>.zip`` (student ids must then not contain ``_``).  A
   zip still named ``hw1_handin.zip`` says nobody and is refused.  With a
   roster, ids not on it are refused.  A zip whose ``handin.json`` names
-  another student than its file name is refused (not collected under either).
+  another student than its file name is refused (not collected under either);
+  so is one whose id differs only by case from another's (``Dana``/``dana``:
+  one folder on macOS and Windows).
 * **when**: the zip's arrival: a ``(?P<timestamp>...)`` group of the name if
   the pattern has one (read with ``timestamp_format``, else as nbgrader reads
   timestamps; a time without a zone is in ``timezone``), else the zip's file
@@ -165,6 +167,7 @@ def collect(assignment: Assignment, course: Course, folder: Path, naming: Naming
         else:
             report.skipped.append(f"{printable(path.name)}: superseded by {printable(other.path.name)} of "
                                   f"{other.student}, {_relation(other.when, candidate.when)}")
+    _refuse_case_twins(newest, course, report)
     now = dt.datetime.now(UTC)
     for student, candidate in sorted(newest.items()):
         if candidate.when > now + dt.timedelta(minutes=5):
@@ -172,6 +175,27 @@ def collect(assignment: Assignment, course: Course, folder: Path, naming: Naming
                                 "is in the future (a wrong clock or time zone?)")
         _import(candidate, spec, course, report, now)
     return report
+
+
+def _refuse_case_twins(newest: dict[str, _Candidate], course: Course, report: CollectReport) -> None:
+    """Drop the zips whose student id differs only by case from another's (in this folder, or a folder
+    already in submitted/): on a case-insensitive disk (macOS, Windows) both would be one folder, and
+    one student's work would be graded as the other's.  Neither of a pair in this folder is collected."""
+    base = course.root / "submitted"
+    known = [p.name for p in base.iterdir()] if base.is_dir() and not base.is_symlink() else []
+    ids = {*newest, *known}
+    refused = []
+    for student in sorted(newest):
+        twins = sorted(other for other in ids if other != student and other.casefold() == student.casefold())
+        if twins:
+            where = ", ".join(f"submitted/{printable(t)}" if t not in newest else printable(newest[t].path.name)
+                              for t in twins)
+            report.refused.append(f"{printable(newest[student].path.name)}: its student id {student} differs only "
+                                  f"by case from {where} (one folder on macOS and Windows); rename the zip if "
+                                  "they are one student")
+            refused.append(student)
+    for student in refused:
+        del newest[student]
 
 
 def _relation(newer: dt.datetime, older: dt.datetime) -> str:

@@ -214,3 +214,29 @@ def test_gradescope_refuses_a_hostile_upload_with_a_results_json(gradescope_sour
     assert data["score"] == 0 and data["extra_data"] == {"grader_failed": False, "refused": True}
     assert "could not be graded" in data["output"] and reason in data["output"]
     assert_no_control(data["output"])
+
+
+# --- student ids that differ only by case ---------------------------------------------------
+
+
+def test_ids_that_differ_only_by_case_are_refused_not_mixed(course, tmp_path):
+    """On macOS or Windows, submitted/Dana and submitted/dana are one folder: one student's work
+    would be graded as the other's."""
+    from coursekit.collect import collect
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    make_zip(inbox / "Carol.zip", files("Carol's"))
+    assert collect(HW1, course, inbox).collected == {"Carol": "Carol.zip"}
+    (inbox / "Carol.zip").unlink()
+    make_zip(inbox / "Dana.zip", files("Dana's"))
+    make_zip(inbox / "dana_hw1_handin.zip", files("dana's"))
+    make_zip(inbox / "carol.zip", files("carol's"))
+    make_zip(inbox / "zoe.zip", files())
+    report = collect(HW1, course, inbox)
+    assert report.collected == {"zoe": "zoe.zip"}
+    assert sorted(r.split(":")[0] for r in report.refused) == ["Dana.zip", "carol.zip", "dana_hw1_handin.zip"]
+    assert all("differs only by case" in r for r in report.refused)
+    assert "from submitted/Carol" in next(r for r in report.refused if r.startswith("carol.zip"))
+    assert sorted(p.name for p in (course.root / "submitted").iterdir()) == ["Carol", "zoe"]
+    assert (submitted(course, "Carol") / LINEAR).read_text() == "# Carol's\n"
