@@ -240,3 +240,17 @@ def test_ids_that_differ_only_by_case_are_refused_not_mixed(course, tmp_path):
     assert "from submitted/Carol" in next(r for r in report.refused if r.startswith("carol.zip"))
     assert sorted(p.name for p in (course.root / "submitted").iterdir()) == ["Carol", "zoe"]
     assert (submitted(course, "Carol") / LINEAR).read_text() == "# Carol's\n"
+
+
+def test_gradescope_refuses_an_upload_of_files_with_names_a_zip_cannot_hold(gradescope_source, tmp_path):
+    from coursekit.gradescope import run
+
+    upload = tmp_path / "submission"
+    for rel, data in files().items():
+        (upload / rel).parent.mkdir(parents=True, exist_ok=True)
+        (upload / rel).write_bytes(data)
+    (upload / os.fsdecode(b"mytorch/nn/\xff\x1b[2J.py")).write_bytes(b"x = 1\n")
+    data = run(tmp_path, gradescope_source, deadline=60)
+    assert data["score"] == 0 and data["extra_data"] == {"grader_failed": False, "refused": True}
+    assert "mytorch/nn/\\xff\\x1b[2J.py: its name is not UTF-8 text" in data["output"]
+    assert_no_control(data["output"])
