@@ -183,10 +183,12 @@ def _refuse_case_twins(newest: dict[str, _Candidate], course: Course, report: Co
     one student's work would be graded as the other's.  Neither of a pair in this folder is collected."""
     base = course.root / "submitted"
     known = [p.name for p in base.iterdir()] if base.is_dir() and not base.is_symlink() else []
-    ids = {*newest, *known}
+    alike: dict[str, set[str]] = {}
+    for student in (*newest, *known):
+        alike.setdefault(student.casefold(), set()).add(student)
     refused = []
     for student in sorted(newest):
-        twins = sorted(other for other in ids if other != student and other.casefold() == student.casefold())
+        twins = sorted(alike[student.casefold()] - {student})
         if twins:
             where = ", ".join(f"submitted/{printable(t)}" if t not in newest else printable(newest[t].path.name)
                               for t in twins)

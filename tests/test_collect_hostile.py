@@ -254,3 +254,12 @@ def test_gradescope_refuses_an_upload_of_files_with_names_a_zip_cannot_hold(grad
     assert data["score"] == 0 and data["extra_data"] == {"grader_failed": False, "refused": True}
     assert "mytorch/nn/\\xff\\x1b[2J.py: its name is not UTF-8 text" in data["output"]
     assert_no_control(data["output"])
+
+
+def test_the_shipped_escaping_is_the_kits():
+    """bundle.shown (shipped to students) and safefs.printable (the kit's) show a name alike."""
+    from coursekit.autograde.safefs import printable
+
+    for name in ["alice.zip", "jos\u00e9.py", f"a{OSC52}\x1b[2J\r\x07\x00\x9b.py", os.fsdecode(b"erin_\xff\xfe.zip"),
+                 "\ud800x", "x" * 300]:
+        assert bundle.shown(name) == printable(name, bundle.MAX_SHOWN)

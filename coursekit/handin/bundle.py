@@ -173,6 +173,10 @@ def shown(name: str, limit: int = MAX_SHOWN) -> str:
     """A name from a zip as a message shows it: control characters escaped (a terminal must not
     run them), very long names shortened.  Mirrors ``coursekit.autograde.safefs.printable``, which
     the students' copy of the kit does not ship."""
+    try:  # a file name's bytes that are not UTF-8 (surrogate escapes) as \xNN, as printable shows them
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        pass  # a lone surrogate of another origin: escaped below
     text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
     return text if len(text) <= limit else text[:limit // 2] + "…" + text[-(limit // 2):]
 
