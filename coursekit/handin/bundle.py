@@ -310,8 +310,8 @@ def extract(path: Path, check: ZipCheck, dest: Path) -> list[str]:
                 while chunk := src.read(CHUNK):
                     size, total = size + len(chunk), total + len(chunk)
                     if size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
-                        raise ZipRefused(f"{shown(path.name)}: member {_quoted(name)} unpacks to more than its size says "
-                                         "(a zip bomb?)")
+                        raise ZipRefused(f"{shown(path.name)}: member {_quoted(name)} unpacks to more than its "
+                                         "size says (a zip bomb?)")
                     out.write(chunk)
             written.append(rel)
     return written
