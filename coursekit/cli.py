@@ -17,7 +17,10 @@ import sys
 from pathlib import Path
 
 from coursekit.assignment import REPO
+from coursekit.autograde.safefs import printable
 from coursekit.course import Course, CourseError
+
+LINE_LIMIT = 2000  # characters of one line printed from text a student may have made
 
 
 def _course(args: argparse.Namespace) -> Course:
@@ -95,7 +98,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     cmd_scores(args)
     print(f"\ngraded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)}")
     for student, why in summary.failed.items():
-        print(f"  {student}: {why}", file=sys.stderr)
+        print(f"  {printable(student)}: {printable(why, LINE_LIMIT)}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
@@ -136,7 +139,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
         raise CourseError(f"--threshold {threshold:g}: must be between 0 and 1")
     result = compare(assignment, course, threshold=threshold, progress=True)
     for problem in result.problems:
-        print(problem, file=sys.stderr)
+        print(printable(problem, LINE_LIMIT), file=sys.stderr)
     print(top_table(result, args.top))
     print(f"\n{len(result.pairs)} pairs, {len(result.flagged)} above the threshold {threshold:g} "
           "(a signal to read the code, not a verdict)")
@@ -257,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (CourseError, KeyError, FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"course {args.command}: error: {message}", file=sys.stderr)
+        # Errors can quote a hand-in's file names: one line, control characters escaped.
+        print(f"course {args.command}: error: {printable(str(message), LINE_LIMIT)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"course {args.command}: interrupted", file=sys.stderr)

@@ -11,7 +11,9 @@ what the instructor controls, never from inside a zip:
   ``<student>_<anything>.zip`` (student ids must then not contain ``_``).  A
   zip still named ``hw1_handin.zip`` says nobody and is refused.  With a
   roster, ids not on it are refused.  A zip whose ``handin.json`` names
-  another student than its file name is refused (not collected under either).
+  another student than its file name is refused (not collected under either);
+  so is one whose id differs only by case from another's (``Dana``/``dana``:
+  one folder on macOS and Windows).
 * **when**: the zip's arrival: a ``(?P<timestamp>...)`` group of the name if
   the pattern has one (read with ``timestamp_format``, else as nbgrader reads
   timestamps; a time without a zone is in ``timezone``), else the zip's file
@@ -23,8 +25,12 @@ what the instructor controls, never from inside a zip:
 A student's newer zip replaces the older submission, in one run or across
 runs; an older one never replaces a newer.  Every zip is inspected before
 anything is unpacked (the same check the student's handin.py ran): absolute
-paths, ``..``, links, oversized or too many members, and files that are not
-zips are refused with a one-line reason, and the others go on.  Only the
+paths, ``..``, links, oversized or too many members, members that would be
+one file on some file system (a file and a folder of one name; names that
+differ only by case, Unicode normalisation or ``./``), names with control
+characters, and files that are not zips are refused with a one-line reason,
+and the others go on.  Whatever of a zip's name or members is printed has
+its control characters escaped.  Only the
 notebooks and the library's ``.py`` files are unpacked, into a staging
 folder that then replaces the old submission in one step.
 """
@@ -41,6 +47,7 @@ from pathlib import Path
 from typing import Collection
 
 from coursekit.assignment import Assignment
+from coursekit.autograde.safefs import printable
 from coursekit.course import Course, CourseError
 from coursekit.handin.bundle import ZipCheck, ZipRefused, extract, inspect_zip
 from coursekit.handin.spec import STUDENT_ID, HandinSpec, spec_of
@@ -50,6 +57,7 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's Exchange.timestamp_fo
 DEFAULT_PATTERN = r"(?P<student_id>[^_]+)(?:_.*)?\.[Zz][Ii][Pp]$"
 UTC = dt.timezone.utc
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+LINE_LIMIT = 2000  # characters of one line of the report (names in it are shortened already)
 
 
 @dataclass(frozen=True)
@@ -143,25 +151,53 @@ def collect(assignment: Assignment, course: Course, folder: Path, naming: Naming
         if path.suffix.lower() != ".zip":
             report.ignored += 1
             continue
-        candidate = _inspect(path, spec, regex, naming, zone, roster, report)
+        try:
+            candidate = _inspect(path, spec, regex, naming, zone, roster, report)
+        except OSError as exc:  # e.g. the zip vanished meanwhile: this zip's problem, not the collect's
+            report.refused.append(f"{printable(path.name)}: cannot be read ({exc.strerror or exc})")
+            continue
         if candidate is None:
             continue
         other = newest.get(candidate.student)
         if other is None or candidate.when >= other.when:  # a tie goes to the name sorted last
             if other is not None:
-                report.skipped.append(f"{other.path.name}: superseded by {path.name} of {candidate.student}, "
-                                      f"{_relation(candidate.when, other.when)}")
+                report.skipped.append(f"{printable(other.path.name)}: superseded by {printable(path.name)} of "
+                                      f"{candidate.student}, {_relation(candidate.when, other.when)}")
             newest[candidate.student] = candidate
         else:
-            report.skipped.append(f"{path.name}: superseded by {other.path.name} of {other.student}, "
-                                  f"{_relation(other.when, candidate.when)}")
+            report.skipped.append(f"{printable(path.name)}: superseded by {printable(other.path.name)} of "
+                                  f"{other.student}, {_relation(other.when, candidate.when)}")
+    _refuse_case_twins(newest, course, report)
     now = dt.datetime.now(UTC)
     for student, candidate in sorted(newest.items()):
         if candidate.when > now + dt.timedelta(minutes=5):
-            report.notes.append(f"{candidate.path.name}: its {candidate.source}, {_show(candidate.when)}, "
+            report.notes.append(f"{printable(candidate.path.name)}: its {candidate.source}, {_show(candidate.when)}, "
                                 "is in the future (a wrong clock or time zone?)")
         _import(candidate, spec, course, report, now)
     return report
+
+
+def _refuse_case_twins(newest: dict[str, _Candidate], course: Course, report: CollectReport) -> None:
+    """Drop the zips whose student id differs only by case from another's (in this folder, or a folder
+    already in submitted/): on a case-insensitive disk (macOS, Windows) both would be one folder, and
+    one student's work would be graded as the other's.  Neither of a pair in this folder is collected."""
+    base = course.root / "submitted"
+    known = [p.name for p in base.iterdir()] if base.is_dir() and not base.is_symlink() else []
+    alike: dict[str, set[str]] = {}
+    for student in (*newest, *known):
+        alike.setdefault(student.casefold(), set()).add(student)
+    refused = []
+    for student in sorted(newest):
+        twins = sorted(alike[student.casefold()] - {student})
+        if twins:
+            where = ", ".join(f"submitted/{printable(t)}" if t not in newest else printable(newest[t].path.name)
+                              for t in twins)
+            report.refused.append(f"{printable(newest[student].path.name)}: its student id {student} differs only "
+                                  f"by case from {where} (one folder on macOS and Windows); rename the zip if "
+                                  "they are one student")
+            refused.append(student)
+    for student in refused:
+        del newest[student]
 
 
 def _relation(newer: dt.datetime, older: dt.datetime) -> str:
@@ -170,8 +206,8 @@ def _relation(newer: dt.datetime, older: dt.datetime) -> str:
 
 def _inspect(path: Path, spec: HandinSpec, regex: re.Pattern, naming: Naming, zone: dt.tzinfo,
              roster: Collection[str] | None, report: CollectReport) -> _Candidate | None:
-    name = path.name
-    match = regex.match(name)
+    name = printable(path.name)  # as every message shows it
+    match = regex.match(path.name)
     student = (match.group("student_id") or "") if match else ""
     if not student or student.lower() == spec.name.lower():
         if name.lower().startswith(f"{spec.name}_handin".lower()):
@@ -201,11 +237,11 @@ def _inspect(path: Path, spec: HandinSpec, regex: re.Pattern, naming: Naming, zo
         return None
     recorded = check.meta.get("assignment")
     if isinstance(recorded, str) and recorded != spec.name:
-        report.refused.append(f"{name}: is a hand-in for {recorded}, not {spec.name}")
+        report.refused.append(f"{name}: is a hand-in for {printable(recorded, 64)}, not {spec.name}")
         return None
     claimed = check.meta.get("id")
     if claimed not in (None, "") and str(claimed).strip().casefold() != student.casefold():
-        shown = str(claimed)[:64]
+        shown = str(claimed)[:64]  # !r below escapes control characters
         report.refused.append(f"{name}: its name says {student}, but its handin.json names {shown!r}; "
                               "collected for neither (ask who handed it in)")
         return None
@@ -269,7 +305,7 @@ def format_timestamp(when: dt.datetime) -> str:
 
 def _import(candidate: _Candidate, spec: HandinSpec, course: Course, report: CollectReport,
             now: dt.datetime) -> None:
-    name, student = candidate.path.name, candidate.student
+    name, student = printable(candidate.path.name), candidate.student
     dest = course.folder("submitted", spec.name, student)
     if dest.is_symlink() or dest.parent.is_symlink():
         report.refused.append(f"{name}: {dest} is a link; not written through")
@@ -299,20 +335,23 @@ def _import(candidate: _Candidate, spec: HandinSpec, course: Course, report: Col
         extract(candidate.path, candidate.check, staging)
         (staging / TIMESTAMP).write_text(format_timestamp(candidate.when), encoding="utf-8")
         _replace(staging, dest)
-    except ZipRefused as exc:
-        report.refused.append(str(exc))
+    except (ZipRefused, OSError) as exc:  # one zip that cannot be unpacked never stops the collect
+        why = str(exc) if isinstance(exc, ZipRefused) else \
+            f"{name}: cannot be unpacked ({printable(exc.strerror or str(exc))})"
+        report.refused.append(why)
         shutil.rmtree(staging, ignore_errors=True)
         if new_student:
             shutil.rmtree(dest.parent, ignore_errors=True)
         return
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    report.collected[student] = name
+    report.collected[student] = candidate.path.name
     report.times[student] = candidate.when
     if candidate.check.missing:
         report.notes.append(f"{name} ({student}): missing {', '.join(candidate.check.missing)}")
     if candidate.check.ignored:
-        shown = ", ".join(candidate.check.ignored[:5]) + (" ..." if len(candidate.check.ignored) > 5 else "")
+        shown = ", ".join(printable(n, 80) for n in candidate.check.ignored[:5]) \
+            + (" ..." if len(candidate.check.ignored) > 5 else "")
         report.notes.append(f"{name} ({student}): not unpacked (outside the hand-in layout): {shown}")
 
 
@@ -331,15 +370,20 @@ def _show(when: dt.datetime) -> str:
 
 
 def print_report(report: CollectReport, assignment: str) -> None:
+    """One line per zip; the report's lines are escaped already, and escaped again here, at the
+    terminal, so that no message can carry a control sequence there."""
+    def show(line: str) -> None:
+        print(printable(line, LINE_LIMIT))
+
     for student, name in sorted(report.collected.items()):
         when = report.times.get(student)
-        print(f"collected {name} -> submitted/{student}/{assignment}"
-              + (f" (handed in {_show(when)})" if when else ""))
+        show(f"collected {name} -> submitted/{student}/{assignment}"
+             + (f" (handed in {_show(when)})" if when else ""))
     for line in report.notes:
-        print(f"note: {line}")
+        show(f"note: {line}")
     for line in report.skipped:
-        print(f"skipped {line}")
+        show(f"skipped {line}")
     for line in report.refused:
-        print(f"REFUSED {line}")
+        show(f"REFUSED {line}")
     print(f"\n{len(report.collected)} collected, {len(report.skipped)} skipped, {len(report.refused)} refused"
           + (f"; {report.ignored} non-zip file(s) ignored" if report.ignored else ""))

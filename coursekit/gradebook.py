@@ -18,6 +18,8 @@ from typing import Iterator
 from nbgrader.api import Gradebook, MissingEntry
 
 from coursekit.assignment import Assignment
+from coursekit.autograde.safefs import printable
+from coursekit.spreadsheet import text_cell
 
 AWAITING = None  # the score of an item awaiting manual grading
 AWAITING_TEXT = "awaiting manual grading"
@@ -115,7 +117,8 @@ def write_csv(scores: Scores, assignment: Assignment, path: Path) -> Path:
     An item awaiting manual grading (a written answer no one has graded yet) is the
     text ``awaiting``, not a number; while a student has one, ``total`` is empty, since it
     is not known yet.  ``graded`` is the points scored so far (``total`` once nothing
-    awaits), ``awaiting`` the points of the items still to be graded by hand (0 when final)."""
+    awaits), ``awaiting`` the points of the items still to be graded by hand (0 when final).
+    A student id a spreadsheet would read as a formula is written as text (:mod:`coursekit.spreadsheet`)."""
     ids = [item.grade_id for item in assignment.items]
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="") as fh:
@@ -125,7 +128,7 @@ def write_csv(scores: Scores, assignment: Assignment, path: Path) -> Path:
             row = scores[student]
             cells = ["awaiting" if row.get(g, 0.0) is AWAITING else f"{row.get(g, 0.0):g}" for g in ids]
             scored, awaiting = totals(row, assignment)
-            writer.writerow([student, *cells, "" if awaiting else f"{scored:g}", assignment.total_points,
+            writer.writerow([text_cell(student), *cells, "" if awaiting else f"{scored:g}", assignment.total_points,
                              f"{scored:g}", awaiting])
     tmp.replace(path)
     return path
@@ -134,7 +137,8 @@ def write_csv(scores: Scores, assignment: Assignment, path: Path) -> Path:
 def score_table(scores: Scores, assignment: Assignment) -> str:
     """The per-student, per-item table the demo prints; "awaiting" marks a written answer
     not graded yet, and such a student's total reads "N+?/max"."""
-    width = max([len(s) for s in scores] + [7])
+    shown = {student: printable(student, 64) for student in scores}  # ids come from hand-ins: escaped
+    width = max([len(s) for s in shown.values()] + [7])
     widths = [max(len(item.grade_id), 4, len("awaiting") if item.manual else 0) for item in assignment.items]
     head = f"{'student':<{width}} " + " ".join(f"{i.grade_id:>{w}}" for i, w in zip(assignment.items, widths)) \
         + "   total"
@@ -150,7 +154,7 @@ def score_table(scores: Scores, assignment: Assignment) -> str:
         scored, awaiting = totals(row, assignment)
         pending |= bool(awaiting)
         total = f"{scored:g}+?" if awaiting else f"{scored:g}"
-        lines.append(f"{student:<{width}} {' '.join(cells)}   {total}/{assignment.total_points}")
+        lines.append(f"{shown[student]:<{width}} {' '.join(cells)}   {total}/{assignment.total_points}")
     if pending:
         lines.append("")
         lines.append("awaiting: a written answer not graded yet (grade it in nbgrader's formgrader); "

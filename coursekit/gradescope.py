@@ -333,8 +333,21 @@ def _upload_zip(upload: Path, scratch: Path, zip_name: str) -> Path:
                 if total > MAX_TOTAL_BYTES or count > MAX_MEMBERS:
                     raise Refused(f"the upload holds more than {MAX_MEMBERS} files or "
                                   f"{MAX_TOTAL_BYTES >> 20} MB")
-                zf.write(path, path.relative_to(upload).as_posix())
+                rel = path.relative_to(upload).as_posix()
+                if not _utf8(rel):  # a zip cannot name it; the student's to fix, not the grader's failure
+                    from coursekit.autograde.safefs import printable
+
+                    raise Refused(f"{printable(rel)}: its name is not UTF-8 text; rename it")
+                zf.write(path, rel)
     return out
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Timeout(Exception):
@@ -375,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"seconds before grading gives up and says so (default: {DEADLINE_SECONDS})")
     args = parser.parse_args(argv)
     data = run(args.root, args.source or args.root / "source", deadline=args.deadline)
-    print(f"score {data['score']:g}: {data['output'][:300]}")
+    from coursekit.autograde.safefs import printable
+
+    print(f"score {data['score']:g}: {printable(data['output'], 300)}")
     return 0
 
 

@@ -49,6 +49,7 @@ from coursekit.autograde.submission import read_cells, source_text
 from coursekit.checks.library import MAX_LIBRARY_FILE
 from coursekit.course import Course, CourseError
 from coursekit.feedback.report import write_atomic
+from coursekit.spreadsheet import text_cell
 
 # A pair whose similarity is above this is flagged for a human to read.  Calibrated on
 # tests/test_similarity.py: a copy with renamed variables, reordered methods and classes and
@@ -305,17 +306,10 @@ def pairs_csv(pairs: list[Pair], threshold: float) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for p in pairs:
-        writer.writerow([_cell(p.student_a), _cell(p.student_b), f"{p.similarity:.4f}",
+        writer.writerow([text_cell(p.student_a), text_cell(p.student_b), f"{p.similarity:.4f}",
                          f"{p.share_a:.4f}", f"{p.share_b:.4f}", p.tokens,
                          "yes" if p.similarity > threshold else "no"])
     return buf.getvalue()
-
-
-def _cell(name: str) -> str:
-    """A student id as a CSV cell a spreadsheet shows as text: one starting like a formula
-    (=, +, -, @) gets a leading apostrophe, as spreadsheets themselves write it."""
-    shown = safefs.printable(name)
-    return "'" + shown if shown[:1] in ("=", "+", "-", "@", "\t", "\r") else shown
 
 
 def top_table(result: Result, top: int = DEFAULT_TOP) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from coursekit.assignment import Assignment
+from coursekit.autograde import safefs
 from coursekit.course import Course, CourseError
 
 
@@ -29,5 +30,5 @@ def autograde(assignment: Assignment, course: Course, students: list[str] | None
         except CourseError as exc:
             # One broken submission must not stop the rest of the class.
             failed.append(student)
-            print(f"{student}: {exc}", file=sys.stderr)
+            print(f"{safefs.printable(student)}: {safefs.printable(str(exc), 2000)}", file=sys.stderr)
     return failed

@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import tempfile
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -30,6 +31,9 @@ MAX_MEMBERS = 500
 MAX_MEMBER_BYTES = 25 << 20  # a notebook with many plots is a few MB
 MAX_TOTAL_BYTES = 100 << 20
 MAX_META_BYTES = 64 << 10
+MAX_NAME_BYTES = 255  # one part of a member's path: what common file systems allow
+MAX_PATH_CHARS = 1024  # a member's whole path; a hand-in's are a few dozen
+MAX_SHOWN = 120  # characters of a member's name shown in a message
 JUNK = ("__MACOSX/",)  # macOS Finder's resource forks: ignored, never an error
 CHUNK = 1 << 16
 
@@ -138,30 +142,47 @@ class ZipRefused(Exception):
 def inspect_zip(path: Path, spec: HandinSpec) -> ZipCheck:
     """Safety and layout of a hand-in zip, from its directory alone (nothing is unpacked)."""
     check = ZipCheck(path)
+    zip_name = shown(path.name)
     try:
         size = path.stat().st_size
     except OSError as exc:
-        check.refusal = f"{path.name}: cannot be read ({exc.strerror or exc})"
+        check.refusal = f"{zip_name}: cannot be read ({exc.strerror or exc})"
         return check
     if size > MAX_ZIP_BYTES:
-        check.refusal = f"{path.name}: {size >> 20} MB is larger than the {MAX_ZIP_BYTES >> 20} MB limit"
+        check.refusal = f"{zip_name}: {size >> 20} MB is larger than the {MAX_ZIP_BYTES >> 20} MB limit"
         return check
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
-            check.refusal = _unsafe(path.name, infos)
+            check.refusal = _unsafe(zip_name, infos) or _collision(zip_name, infos)
             if check.refusal:
                 return check
             _layout(check, spec, infos)
             if check.prefix + META in {i.filename for i in infos}:
                 check.meta = _read_meta(zf, check.prefix + META)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError):
-        check.refusal = f"{path.name}: not a zip file (or a damaged one)"
+        check.refusal = f"{zip_name}: not a zip file (or a damaged one)"
         return check
     if not check.members:
         wanted = ", ".join(spec.required_members()[:3])
-        check.refusal = f"{path.name}: holds none of the hand-in files ({wanted}, ...)"
+        check.refusal = f"{zip_name}: holds none of the hand-in files ({wanted}, ...)"
     return check
+
+
+def shown(name: str, limit: int = MAX_SHOWN) -> str:
+    """A name from a zip as a message shows it: control characters escaped (a terminal must not
+    run them), very long names shortened.  Mirrors ``coursekit.autograde.safefs.printable``, which
+    the students' copy of the kit does not ship."""
+    try:  # a file name's bytes that are not UTF-8 (surrogate escapes) as \xNN, as printable shows them
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        pass  # a lone surrogate of another origin: escaped below
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
+    return text if len(text) <= limit else text[:limit // 2] + "…" + text[-(limit // 2):]
+
+
+def _quoted(name: str) -> str:
+    return repr(shown(name)) if name.isprintable() else f"'{shown(name)}'"
 
 
 def _unsafe(zip_name: str, infos: list[zipfile.ZipInfo]) -> str:
@@ -172,29 +193,68 @@ def _unsafe(zip_name: str, infos: list[zipfile.ZipInfo]) -> str:
     for info in infos:
         name = info.filename
         mode = info.external_attr >> 16
-        if "\\" in name or "\0" in name:
-            return f"{zip_name}: unsafe member name {name!r}"
+        quoted = _quoted(name)
+        # zipfile cuts a name at a NUL (orig_filename keeps it); other unzip tools may not.
+        if "\\" in name or "\0" in name or "\0" in info.orig_filename:
+            return f"{zip_name}: unsafe member name {_quoted(info.orig_filename)}"
+        if not name.isprintable():
+            return f"{zip_name}: member {quoted} has a control character in its name"
         if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
-            return f"{zip_name}: member {name!r} has an absolute path"
+            return f"{zip_name}: member {quoted} has an absolute path"
         if ".." in PurePosixPath(name).parts:
-            return f"{zip_name}: member {name!r} points outside the folder (..)"
+            return f"{zip_name}: member {quoted} points outside the folder (..)"
+        if len(name) > MAX_PATH_CHARS or any(len(p.encode("utf-8")) > MAX_NAME_BYTES for p in name.split("/")):
+            return f"{zip_name}: member {quoted} has a name too long for a file system"
         if stat.S_ISLNK(mode):
-            return f"{zip_name}: member {name!r} is a symbolic link"
+            return f"{zip_name}: member {quoted} is a symbolic link"
         # No file type at all is common (Windows tools, Python's writestr): a plain file.
         if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-            return f"{zip_name}: member {name!r} is not a regular file"
+            return f"{zip_name}: member {quoted} is not a regular file"
         if info.flag_bits & 0x1:
-            return f"{zip_name}: member {name!r} is encrypted"
+            return f"{zip_name}: member {quoted} is encrypted"
         if info.file_size > MAX_MEMBER_BYTES:
-            return f"{zip_name}: member {name!r} is larger than the {MAX_MEMBER_BYTES >> 20} MB limit"
+            return f"{zip_name}: member {quoted} is larger than the {MAX_MEMBER_BYTES >> 20} MB limit"
         key = name.rstrip("/")
         if key in seen:
-            return f"{zip_name}: member {name!r} appears twice"
+            return f"{zip_name}: member {quoted} appears twice"
         seen.add(key)
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         return f"{zip_name}: unpacks to {total >> 20} MB, more than {MAX_TOTAL_BYTES >> 20} MB"
     return ""
+
+
+def _collision(zip_name: str, infos: list[zipfile.ZipInfo]) -> str:
+    """Two members that would be one file somewhere, or ""; then which one is graded would depend on
+    the unzip tool or the file system (macOS and Windows ignore case; macOS also Unicode
+    normalisation), so neither is taken.  A file that is also a folder cannot be unpacked at all."""
+    files: dict[tuple[str, ...], str] = {}
+    folders: dict[tuple[str, ...], str] = {}
+    for info in infos:
+        key = _fold(info.filename)
+        for depth in range(1, len(key) + info.is_dir()):
+            folders.setdefault(key[:depth], info.filename)
+        if info.is_dir() or not key:
+            continue
+        if key in files:
+            return (f"{zip_name}: members {_quoted(files[key])} and {_quoted(info.filename)} name the same file "
+                    "(they differ only by case, Unicode normalisation or ./)")
+        files[key] = info.filename
+    for key, name in files.items():
+        if key in folders:
+            return f"{zip_name}: member {_quoted(name)} is both a file and a folder ({_quoted(folders[key])})"
+    return ""
+
+
+def _fold(name: str) -> tuple[str, ...]:
+    """A member's path as a case-insensitive, normalisation-insensitive file system sees it."""
+    return tuple(unicodedata.normalize("NFC", unicodedata.normalize("NFC", part).casefold())
+                 for part in name.split("/") if part not in ("", "."))
+
+
+def _canonical(name: str) -> str:
+    """``./mytorch//x.py`` as ``mytorch/x.py``: where unpacking puts it."""
+    return "/".join(part for part in name.split("/") if part not in ("", "."))
 
 
 def _layout(check: ZipCheck, spec: HandinSpec, infos: list[zipfile.ZipInfo]) -> None:
@@ -203,7 +263,7 @@ def _layout(check: ZipCheck, spec: HandinSpec, infos: list[zipfile.ZipInfo]) -> 
     prefix = check.prefix = _common_folder(files, spec)
     allowed = set(spec.notebook_files())
     for name in files:
-        rel = name[len(prefix):] if name.startswith(prefix) else name
+        rel = _canonical(name[len(prefix):] if name.startswith(prefix) else name)
         if name.startswith(prefix) and (rel in allowed or spec.is_library_file(rel)):
             check.members[rel] = name
         elif rel != META:
@@ -243,15 +303,15 @@ def extract(path: Path, check: ZipCheck, dest: Path) -> list[str]:
         for rel, name in sorted(check.members.items()):
             target = (dest / rel).resolve()
             if dest not in target.parents:
-                raise ZipRefused(f"{path.name}: member {name!r} points outside the folder")
+                raise ZipRefused(f"{shown(path.name)}: member {_quoted(name)} points outside the folder")
             target.parent.mkdir(parents=True, exist_ok=True)
             size = 0
             with zf.open(name) as src, open(target, "wb") as out:
                 while chunk := src.read(CHUNK):
                     size, total = size + len(chunk), total + len(chunk)
                     if size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES:
-                        raise ZipRefused(f"{path.name}: member {name!r} unpacks to more than its size says "
-                                         "(a zip bomb?)")
+                        raise ZipRefused(f"{shown(path.name)}: member {_quoted(name)} unpacks to more than its "
+                                         "size says (a zip bomb?)")
                     out.write(chunk)
             written.append(rel)
     return written
