@@ -191,13 +191,15 @@ def _openssl(*args, cwd) -> None:
 def make_credentials(folder: Path, names=("scheduler", "worker", "client")) -> Path:
     """A CA and a certificate per role, made as the README says."""
     folder.mkdir(parents=True, exist_ok=True)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=grading CA",
+    _openssl("req", "-x509", "-newkey", "rsa:3072", "-nodes", "-days", "365", "-subj", "/CN=grading CA",
              "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)
     for name in names:
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
+        _openssl("req", "-newkey", "rsa:3072", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
                  "-out", f"{name}.csr", cwd=folder)
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-days", "30", "-out", f"{name}.pem", cwd=folder)
+                 "-days", "365", "-out", f"{name}.pem", cwd=folder)
+    for key in folder.glob("*.key"):
+        key.chmod(0o600)
     return folder
 
 
@@ -215,7 +217,8 @@ def tls_cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("tls")
     creds = make_credentials(root / "creds")
     env = {**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
-           "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__GIL__ENABLED": "False"}
+           "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__GIL__ENABLED": "False",
+           "DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES": "[]", "DASK_DISTRIBUTED__WORKER__HTTP__ROUTES": "[]"}
     started = []
     try:
         started.append(subprocess.Popen(
