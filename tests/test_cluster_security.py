@@ -38,9 +38,9 @@ def attack(mode: str, addresses: list[str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _cli(course, *args, timeout=600):
+def _cli(course, *args, timeout=600, env=None):
     return subprocess.run([sys.executable, "-m", "coursekit.cli", "--course", str(course.root), "autograde", "hw1",
-                           *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+                           *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
 
 
 # -- --dask local ----------------------------------------------------------------------------
@@ -263,6 +263,19 @@ def test_a_tls_cluster_grades_through_the_cli_options(tls_cluster, released_cour
     assert f"grading on Dask: {tls_cluster['address']}, 1 workers" in out.stderr
     totals = {s: sum(v.values()) for s, v in item_scores(course.db_url, HW1).items()}
     assert totals == TOTALS
+
+
+def test_a_tls_cluster_takes_the_credentials_from_dask_config(tls_cluster, released_course, tmp_path):
+    course = copy_course(released_course, tmp_path / "course")
+    make_samples(HW1, course)
+    creds = tls_cluster["creds"]
+    env = {**os.environ, "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(creds / "ca.pem"),
+           "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(creds / "client.pem"),
+           "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(creds / "client.key")}
+    out = _cli(course, "--dask", tls_cluster["address"], "--student", "reference", env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert item_scores(course.db_url, HW1)["reference"] and \
+        sum(item_scores(course.db_url, HW1)["reference"].values()) == TOTALS["reference"]
 
 
 def test_a_tls_cluster_refuses_whoever_lacks_its_credentials(tls_cluster):

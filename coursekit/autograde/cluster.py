@@ -15,10 +15,9 @@ on every try comes back as an exception and is reported, never scored.
 
 Whoever can talk to a scheduler or worker can run code on the workers, so the
 kit talks to a cluster only over mutual TLS: ``--dask local`` makes new
-credentials for each run (in memory, never written) and listens on loopback
-only; a running cluster is reached with the operator's certificates
-(:class:`DaskTarget`), and a plain ``tcp://`` one only when the operator says
-``--dask-insecure``.
+credentials for each run (in memory) and listens on loopback only; a running
+cluster is reached with the operator's certificates (:class:`DaskTarget`),
+and a plain ``tcp://`` one only when the operator says ``--dask-insecure``.
 """
 from __future__ import annotations
 
@@ -74,25 +73,36 @@ def check_target(target: DaskTarget | str) -> DaskTarget:
         if target.files or target.insecure:
             raise CourseError(f"{where} makes its own credentials for each run and is always TLS: "
                               "--dask-tls-* and --dask-insecure are for a running cluster's address")
-        return target
-    scheme = target.address.split("://", 1)[0] if "://" in target.address else "tcp"  # Dask's default
-    if scheme != "tls":
+    elif _scheme(target.address) != "tls":
         if not target.insecure:
-            raise CourseError(f"{where}: refused: anyone who can reach a {scheme}:// scheduler can run code on "
-                              "its workers; use a tls:// scheduler with --dask-tls-ca-file, --dask-tls-cert and "
-                              "--dask-tls-key (README: grading on a Dask cluster), or accept that with "
-                              "--dask-insecure")
+            raise CourseError(f"{where}: refused: anyone who can reach a {_scheme(target.address)}:// scheduler "
+                              "can run code on its workers; use a tls:// scheduler with --dask-tls-ca-file, "
+                              "--dask-tls-cert and --dask-tls-key (README: grading on a Dask cluster), or accept "
+                              "that with --dask-insecure")
         if target.files:
             raise CourseError(f"{where}: --dask-tls-* options need a tls:// address")
-        return target
+    elif target.files:
+        _check_files(where, target)
+    else:
+        _check_config(where)
+    return target
+
+
+def _scheme(address: str) -> str:
+    return address.split("://", 1)[0] if "://" in address else "tcp"  # Dask's default
+
+
+def _check_files(where: str, target: DaskTarget) -> None:
     for name, path in target.files.items():
         _readable(OPTION[name], path)
-    if target.files:
-        missing = [OPTION[name] for name in ("ca_file", "cert") if name not in target.files]
-        if missing:
-            raise CourseError(f"{where}: {' and '.join(missing)} missing (the cluster's CA and this client's "
-                              "certificate, see README)")
-        return target
+    missing = [OPTION[name] for name in ("ca_file", "cert") if name not in target.files]
+    if missing:
+        raise CourseError(f"{where}: {' and '.join(missing)} missing (the cluster's CA and this client's "
+                          "certificate, see README)")
+
+
+def _check_config(where: str) -> None:
+    """No --dask-tls-* option: the credentials must be in Dask's configuration."""
     import dask
 
     configured = {name: dask.config.get(key, None) for name, key in TLS_CONFIG.items()}
@@ -103,7 +113,6 @@ def check_target(target: DaskTarget | str) -> DaskTarget:
     for name, value in configured.items():
         if value and "\n" not in str(value):  # the config may hold the PEM text itself
             _readable(TLS_CONFIG[name], str(value))
-    return target
 
 
 def _readable(option: str, path: str) -> None:
@@ -128,11 +137,13 @@ def _security(target: DaskTarget):
         except ImportError:
             raise CourseError("--dask local needs cryptography for its TLS credentials: pip install cryptography") \
                 from None
-    if not target.address.startswith("tls://"):
+    if _scheme(target.address) != "tls":
         return None
-    given = {f"tls_client_{name}" if name != "ca_file" else "tls_ca_file": value
-             for name, value in target.files.items()}
-    return Security(require_encryption=True, **given)  # fields not given come from Dask's config
+    if not target.files:
+        return Security(require_encryption=True)  # the credentials in Dask's config
+    # All three given, a missing key as None: never mixed with a key from the config.
+    return Security(require_encryption=True, tls_ca_file=target.ca_file, tls_client_cert=target.cert,
+                    tls_client_key=target.key)
 
 
 def grade_on_cluster(target: DaskTarget | str, grader: Grader, references: dict, students: list[str], jobs: int,
