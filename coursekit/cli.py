@@ -81,8 +81,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_autograde(args: argparse.Namespace) -> int:
     assignment, course = get_assignment(args), _course(args)
+    dask = _dask_target(args)
     if args.engine == "nbgrader":
-        if args.dask:
+        if dask:
             raise CourseError("--dask grades with the sandbox engine only")
         from coursekit.autograde.plain import autograde as plain
 
@@ -94,12 +95,24 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
     config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed)
     summary = autograde(assignment, course, jobs=args.jobs, students=args.student or None,
-                        force=args.force, config=config, dask=args.dask)
+                        force=args.force, config=config, dask=dask)
     cmd_scores(args)
     print(f"\ngraded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)}")
     for student, why in summary.failed.items():
         print(f"  {printable(student)}: {printable(why, LINE_LIMIT)}", file=sys.stderr)
     return 1 if summary.failed else 0
+
+
+def _dask_target(args: argparse.Namespace):
+    """--dask and its credentials, checked before anything starts (None: the local pool)."""
+    tls = {"ca_file": args.dask_tls_ca_file, "cert": args.dask_tls_cert, "key": args.dask_tls_key}
+    if args.dask is None:
+        if any(tls.values()) or args.dask_insecure:
+            raise CourseError("--dask-tls-* and --dask-insecure need --dask ADDRESS")
+        return None
+    from coursekit.autograde.cluster import DaskTarget, check_target
+
+    return check_target(DaskTarget(args.dask, insecure=args.dask_insecure, **tls))
 
 
 def cmd_scores(args: argparse.Namespace) -> int:
@@ -229,8 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even where bubblewrap is unavailable (rlimits only; see README)")
     p.add_argument("--dask", metavar="ADDRESS",
-                   help="grade on a Dask cluster: a scheduler's address (tcp://host:8786), or 'local' "
-                        "for a cluster of --jobs worker processes here (see README)")
+                   help="grade on a Dask cluster: a TLS scheduler's address (tls://host:8786, with --dask-tls-*), "
+                        "or 'local' for a cluster of --jobs worker processes here, TLS on loopback (see README)")
+    p.add_argument("--dask-tls-ca-file", metavar="PEM", help="the cluster's CA certificate")
+    p.add_argument("--dask-tls-cert", metavar="PEM", help="this client's certificate, signed by that CA")
+    p.add_argument("--dask-tls-key", metavar="PEM", help="this client's private key (unencrypted)")
+    p.add_argument("--dask-insecure", action="store_true",
+                   help="accept a plain tcp:// scheduler: anyone who can reach it runs code on its workers")
     add("scores", cmd_scores, "print the per-student, per-item score table")
     p = add("export", cmd_export, "write the class CSV of per-item scores")
     p.add_argument("-o", "--output", help="CSV path (default: <course>/<assignment>_grades.csv)")

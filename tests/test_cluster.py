@@ -68,7 +68,7 @@ def two_ways(released_course, tmp_path_factory):
 def test_the_cluster_grades_every_submission(two_ways):
     cli = two_ways["cli"]
     assert cli.returncode == 0, cli.stderr[-3000:]
-    assert "grading on Dask: tcp://" in cli.stderr
+    assert "grading on Dask: tls://127.0.0.1:" in cli.stderr  # TLS on loopback: tests/test_cluster_security.py
     assert f"graded {len(EXPECTED)}, unchanged 0, failed 0" in cli.stdout
 
 
@@ -89,12 +89,15 @@ def small_class(released_course, tmp_path_factory):
 
 
 def _cluster_run(course, marks, times, allowed_failures):
-    """Grade on a fresh local cluster whose workers die on the buggy student's task (key ...-1)."""
+    """Grade on a fresh local cluster whose workers die on the buggy student's task (key ...-1).
+
+    A plain tcp:// cluster, so the kit is told --dask-insecure (its own local cluster is TLS)."""
     import cloudpickle
     import dask
     from distributed import Client, LocalCluster
 
     import cluster_faults
+    from coursekit.autograde.cluster import DaskTarget
 
     cloudpickle.register_pickle_by_value(cluster_faults)
     with dask.config.set({"distributed.scheduler.allowed-failures": allowed_failures}), \
@@ -102,7 +105,7 @@ def _cluster_run(course, marks, times, allowed_failures):
                          silence_logs=50) as cluster, Client(cluster) as client:
         client.register_plugin(cluster_faults.KillOnTask(("-1",), str(marks), times))
         return autograde(HW1, course, jobs=2, force=True, config=GraderConfig.for_assignment(HW1),
-                         progress=False, dask=cluster.scheduler_address)
+                         progress=False, dask=DaskTarget(cluster.scheduler_address, insecure=True))
 
 
 @pytest.mark.slow
@@ -154,5 +157,5 @@ def test_a_scheduler_that_does_not_answer_is_one_clear_error(released_course, tm
     make_samples(HW1, course)
     with pytest.raises(CourseError, match="no Dask scheduler answers at tcp://127.0.0.1:9"):
         autograde(HW1, course, jobs=1, config=GraderConfig.for_assignment(HW1), progress=False,
-                  dask="tcp://127.0.0.1:9")
+                  dask=cluster.DaskTarget("tcp://127.0.0.1:9", insecure=True))
     assert item_scores(course.db_url, HW1) == {}  # nothing recorded, nothing lost

@@ -13,7 +13,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs, worker
@@ -22,6 +22,9 @@ from coursekit.autograde.record import GradebookWriter, record
 from coursekit.autograde.submission import fingerprint
 from coursekit.course import Course
 from coursekit.feedback.report import read_result, refresh_outputs
+
+if TYPE_CHECKING:
+    from coursekit.autograde.cluster import DaskTarget
 
 
 
@@ -35,13 +38,19 @@ class RunSummary:
 def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None,
               students: list[str] | None = None, force: bool = False,
               config: GraderConfig = GraderConfig(), progress: bool = True,
-              dask: str | None = None) -> RunSummary:
+              dask: "DaskTarget | str | None" = None) -> RunSummary:
     """Grade the submissions that changed since they were last graded (all with ``force``).
 
     ``jobs`` submissions at a time in local processes, or, with ``dask`` (a
-    scheduler's address, or "local" for a cluster of ``jobs`` workers on this
-    machine), on a Dask cluster.  Either way this process alone records results."""
+    running cluster with its credentials, or "local" for a cluster of ``jobs``
+    workers on this machine; see :mod:`coursekit.autograde.cluster`), on a Dask
+    cluster.  Either way this process alone records results."""
     from tqdm import tqdm
+
+    if dask is not None:
+        from coursekit.autograde.cluster import check_target
+
+        dask = check_target(dask)  # a cluster the kit may not use is refused before anything starts
 
     grader = Grader(assignment, course, config)  # fails fast (no release, bad source) before any worker starts
     summary = RunSummary()
