@@ -80,10 +80,12 @@ def hostile_outputs() -> list[dict]:
     ]
 
 
-def make_hostile(path: Path, answer_grade_id: str = "why") -> None:
+def make_hostile(path: Path, answer_grade_id: str = "why", *, schema_valid: bool = True) -> None:
     """The notebook at path (a student's copy of the release) with every vector: in the written
-    answer, in outputs, in cell metadata and ids, in a raw cell, in attachments and in the
-    notebook's metadata.  Written as JSON (nbformat would refuse some of it; a student need not)."""
+    answer, in outputs, in cell metadata, in a raw cell, in attachments and in the notebook's
+    metadata; not ``schema_valid``: also in a cell id and an execution count, where nbformat's
+    schema allows no such text (today's formgrader then fails to show the page at all).  Written
+    as JSON: a student need not use nbformat."""
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == answer_grade_id:
@@ -106,6 +108,8 @@ def make_hostile(path: Path, answer_grade_id: str = "why") -> None:
     nb.setdefault("metadata", {})["title"] = f"<script>window.{MARK}='title'</script>"
     nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {
         "state": {}, "version_major": 2, "version_minor": 0, "x": f"</script><script>window.{MARK}='w'</script>"}}
+    if schema_valid:
+        nb["cells"][-4]["id"], nb["cells"][-4]["execution_count"] = "hostile-code", 7
     path.write_text(json.dumps(nb))
 
 
@@ -208,8 +212,8 @@ RESOURCES = {"assignment_id": "hww", "notebook_id": "Nb", "submission_id": "abc"
 STATIC = ("/formgrader/static/", "../../../static/jupyter_server_mathjax/")
 
 
-@pytest.fixture(scope="module")
-def hostile_notebook(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["schema-valid", "schema-invalid"])
+def hostile_notebook(tmp_path_factory, request) -> Path:
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
 
@@ -220,7 +224,7 @@ def hostile_notebook(tmp_path_factory) -> Path:
                              new_markdown_cell("YOUR ANSWER HERE",
                                                metadata=nbgrader_meta("why", solution=True, points=2))])
     nbformat.write(nb, path)
-    make_hostile(path)
+    make_hostile(path, schema_valid=request.param == "schema-valid")
     return path
 
 
