@@ -233,8 +233,8 @@ def test_the_formgrader_renders_a_hostile_notebook_inert(hostile_notebook):
     checker = _Inert(nonce=NONCE, script_sources=STATIC)
     checker.feed(page)
     assert checker.problems == []
-    for raw in ("<script>window.__pwned", "onerror=\"window", "onload=\"window", "href=\"javascript:", "evil.example/img",
-                "/api/terminals\"", "srcdoc", "x-mathjax-config\">window"):
+    for raw in ("<script>window.__pwned", "onerror=\"window", "onload=\"window", "href=\"javascript:",
+                "evil.example/img", "/api/terminals\"", "srcdoc", "x-mathjax-config\">window"):
         assert raw not in page, raw
     # the TA still reads the answer, and its math is there for MathJax
     assert ANSWER_TEXT in page and "\\mathbb{R}" in page and "\\sum_{i=1}^{n}" in page
