@@ -130,6 +130,9 @@ def test_a_ta_grading_a_hostile_hand_in_runs_none_of_it(hostile_course):
             for text in ("click me", "md link", "data link", "toggled"):
                 page.get_by_text(text).first.click()
             page.get_by_text("bold output").hover()
+            links = page.eval_on_selector_all("#notebook-container a[href]", "a => a.map(e => e.getAttribute('href'))")
+            # every link left (MathJax's \\href ones too) goes to the web or within the page
+            assert not [h for h in links if not h.startswith(("https:", "http:", "mailto:", "#"))], links
             watch.settle()
             watch.assert_inert(f"{student}'s submission page", address)
             assert "output not shown to graders" in page.inner_text("body")

@@ -197,7 +197,10 @@ def _nonce(handler) -> str:
 
 def submission_csp(handler) -> str:
     """The submission page's policy: its own scripts only, requests only to the formgrader's API."""
-    origin = f"{handler.request.protocol}://{handler.request.host}"
+    # The host the browser asked for, without a scheme: a source then matches the page's own
+    # scheme (https behind a TLS proxy); a path-less 'self' would also admit any script the
+    # server serves, a student's .js under /files/ included.
+    origin = handler.request.host
     base = handler.base_url.rstrip("/")  # "" or "/user/ta"
     static = f"{origin}{base}/formgrader/static/"
     mathjax = f"{origin}{base}/static/jupyter_server_mathjax/"
