@@ -115,7 +115,9 @@ class InertNotebook(Preprocessor):
 
         if "id" in cell and not (isinstance(cell["id"], str) and _CELL_ID.fullmatch(cell["id"])):
             cell["id"] = f"cell-{index}"  # the page has it in an attribute; nbformat allows only these
-        meta = cell.get("metadata", {})
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = {}
+        meta = cell["metadata"]
         grading = meta.get("nbgrader")
         if grading is not None and not (isinstance(grading, dict) and isinstance(grading.get("grade_id"), str)
                                         and _GRADE_ID.fullmatch(grading["grade_id"])):
