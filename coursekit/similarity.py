@@ -49,6 +49,7 @@ from coursekit.autograde.submission import read_cells, source_text
 from coursekit.checks.library import MAX_LIBRARY_FILE
 from coursekit.course import Course, CourseError
 from coursekit.feedback.report import write_atomic
+from coursekit.inert import meta_csp, policy, sha256_source
 from coursekit.spreadsheet import text_cell
 
 # A pair whose similarity is above this is flagged for a human to read.  Calibrated on
@@ -259,16 +260,22 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:.2
 tr:nth-child(even){background:#f6f6f6}.btn{border:1px solid #888;border-radius:4px;background:#eee;cursor:pointer}
 .code-display pre,pre{white-space:pre-wrap;font-size:small}
 </style>"""
-_SCRIPT = """<script>
+_SCRIPT_CODE = """
 document.querySelectorAll("[data-bs-toggle=collapse]").forEach(b => b.addEventListener("click",
   () => document.querySelector(b.dataset.bsTarget).classList.toggle("show")));
-</script>"""
+"""
+_SCRIPT = f"<script>{_SCRIPT_CODE}</script>"
+# The report shows students' code (copydetect escapes it; file names are the kit's, see
+# _file_name): its policy lets only the script above run, and nothing load but inline images.
+CSP = policy(scripts=(sha256_source(_SCRIPT_CODE),))
 
 
 def offline(html: str) -> str:
-    """The report without its CDN stylesheet and script, and what it needs of them inline."""
+    """The report without its CDN stylesheet and script, and what it needs of them inline;
+    its Content-Security-Policy first in its head."""
     html = re.sub(r'<link[^>]*cdn\.jsdelivr\.net[^>]*>', lambda _: _STYLE, html, count=1)
-    return re.sub(r'<script[^>]*cdn\.jsdelivr\.net[^>]*></script>', lambda _: _SCRIPT, html, count=1)
+    html = re.sub(r'<script[^>]*cdn\.jsdelivr\.net[^>]*></script>', lambda _: _SCRIPT, html, count=1)
+    return re.sub(r"<head>", lambda _: "<head>\n" + meta_csp(CSP), html, count=1, flags=re.IGNORECASE)
 
 
 def _pairs(detector, by_file: dict[str, str]) -> list[Pair]:

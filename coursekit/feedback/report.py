@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from coursekit.autograde.grader import SubmissionResult
+from coursekit.inert import meta_csp
 
 if TYPE_CHECKING:
     from coursekit.assignment import Assignment
@@ -164,24 +165,28 @@ def _points(row: Row) -> str:
 
 def feedback_html(result: SubmissionResult, assignment: "Assignment | None" = None,
                   grades: "Mapping[str, ItemGrade] | None" = None) -> str:
+    """The student's page.  Everything from the result and the gradebook (reasons quoting the
+    student's exceptions, what their code printed, a grader's comment) is escaped text, and the
+    page's Content-Security-Policy lets nothing run or load (it has no script)."""
     table = rows(result, assignment, grades)
     scored, possible, awaiting = _score(table)
     lines, details = [], []
     for row in table:
         mark = "pending" if row.points is None else "pass" if row.passed else "fail"
         title = html.escape(row.title or row.grade_id)
-        lines.append(f'<tr class="{mark}"><td>{row.grade_id}</td><td>{title}</td>'
-                     f"<td>{_points(row)}</td><td>{html.escape(row.reason)}</td></tr>")
+        grade_id = html.escape(row.grade_id)
+        lines.append(f'<tr class="{mark}"><td>{grade_id}</td><td>{title}</td>'
+                     f"<td>{html.escape(_points(row))}</td><td>{html.escape(row.reason)}</td></tr>")
         comment = f"<p class='comment'>Grader's comment: {html.escape(row.comment)}</p>" if row.comment else ""
         if row.written:
             if comment:
-                details.append(f"<details open><summary>{row.grade_id}: the grader's comment</summary>"
+                details.append(f"<details open><summary>{grade_id}: the grader's comment</summary>"
                                f"{comment}</details>")
             continue
         advice = "".join(f"<p class='advice'>Advice: {html.escape(a)}</p>" for a in row.advice)
         shown = f"<pre>{html.escape(row.visible)}</pre>" if row.visible else "<p>(no output)</p>"
         opened = "" if row.passed else " open"  # what went wrong is what the student came for
-        details.append(f"<details{opened}><summary>{row.grade_id}: what the visible check printed</summary>"
+        details.append(f"<details{opened}><summary>{grade_id}: what the visible check printed</summary>"
                        f"{comment}{advice}{shown}</details>")
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     pending = f" <small>(+ {awaiting:g} points {AWAITING_TEXT})</small>" if awaiting else ""
@@ -193,7 +198,8 @@ def feedback_html(result: SubmissionResult, assignment: "Assignment | None" = No
             (f"; until then they are {AWAITING_TEXT} and count in no total." if awaiting else ".")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>{result.assignment} feedback: {html.escape(result.student)}</title>
+{meta_csp()}
+<title>{html.escape(result.assignment)} feedback: {html.escape(result.student)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; }}
 table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .3em .5em; text-align: left; }}
@@ -201,7 +207,7 @@ tr.pass td:nth-child(3) {{ color: #17702b; }} tr.fail td:nth-child(3) {{ color: 
 tr.pending td:nth-child(3) {{ color: #555; font-style: italic; }}
 pre {{ background: #f6f6f6; padding: .6em; overflow-x: auto; }} .advice {{ color: #8a5300; }} .comment {{ color: #1a4f8a; }}
 </style></head><body>
-<h1>{result.assignment}: {scored:g} / {possible:g}{pending}</h1>
+<h1>{html.escape(result.assignment)}: {scored:g} / {possible:g}{pending}</h1>
 <p>Student: {html.escape(result.student)}. {how}</p>
 {f"<h2>Notes</h2><ul>{notes}</ul>" if notes else ""}
 <table><tr><th>item</th><th>what</th><th>points</th><th>result</th></tr>

@@ -16,6 +16,9 @@ is left as it is), and only for an assignment the course declares
 * **Generate** (an assignment) runs ``course release <a> --force``.
 * The submission page loads MathJax from the Jupyter server's own copy
   (jupyter-server-mathjax), so equations render offline.
+* What a student wrote is inert on that page: answers and outputs sanitised,
+  script-bearing outputs dropped, a strict Content-Security-Policy on the
+  page and on the files it serves (see :mod:`coursekit.formgrader.inert`).
 
 The listing views agree with the kit because ``course autograde`` writes what
 nbgrader's autograde writes there: the hand-in time on the submission and
@@ -34,12 +37,17 @@ _ORIGINAL: dict[str, object] = {}
 
 
 def install(c) -> None:
-    """Point the formgrader's buttons at the kit and its submission page at offline MathJax."""
+    """Point the formgrader's buttons at the kit and its submission page at offline MathJax;
+    make what students wrote inert there."""
     from nbgrader.apps.api import NbGraderAPI
     from nbgrader.server_extensions.formgrader import handlers
 
+    from coursekit.formgrader import inert
+
     # nbgrader's formgrader sets its own template folder the same way; the kit's comes first.
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), handlers.template_path]
+    inert.configure(c)
+    inert.patch_handlers(handlers)
     for name, replacement in (("autograde", autograde), ("generate_feedback", generate_feedback),
                               ("generate_assignment", generate_assignment)):
         if name not in _ORIGINAL:
