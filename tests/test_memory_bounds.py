@@ -1,0 +1,213 @@
+"""The grading process's memory is bounded by the kit, not by what a student hands in.
+
+The grading parent parses every handed-in notebook and turns the sandbox's answers into
+arrays; ``course similarity`` reads every student's code.  Each attack here is built to make
+one of them build far more in memory than the hand-in's size: notebooks of millions of tiny
+JSON values (within the file-size cap), answers of one-byte numbers that become float64, a
+class of huge hand-ins for the similarity report.  Each is measured in a fresh process, by
+its own high-water mark of resident memory (VmHWM: getrusage's ru_maxrss of a child starts at
+the parent's size, pytest's here), and each must be reported with a sentence naming the file
+while everything else is graded as usual.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import HW1, REPO, copy_course
+
+from coursekit.autograde import sandbox
+from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES
+from coursekit.samples import copy_release, hand_in_reference
+
+MB = 1 << 20
+# Within the file-size cap, so only the parse can refuse them.
+SIZE = MAX_NOTEBOOK_BYTES - 4096
+# What reading a notebook may add to a process's peak: the kit's budget for one parse (128 MB,
+# of which real objects are at most about half) and the scan's copies of the raw bytes.  On
+# main, 20 MB of empty cells alone added ~530 MB.
+READ_BOUND_MB = 160
+
+
+# In a fresh process: its peak resident memory so far, in MB.
+PEAK = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+
+def run_python(code: str, timeout: float = 300) -> dict:
+    """Run code in a fresh interpreter (the kit first on its path, as pytest has it), with
+    ``peak_mb()`` defined; it prints one JSON object as its last line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", PEAK + textwrap.dedent(code)], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=REPO / "tests")
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- notebooks: each attack read on its own ---------------------------------------------
+
+def _fill(head: bytes, unit: bytes, tail: bytes):
+    return lambda: head + unit * ((SIZE - len(head) - len(tail)) // len(unit)) + tail
+
+
+def _keys(head: bytes, tail: bytes):
+    """As many different keys (and a float each) as fit."""
+    def build() -> bytes:
+        keys, size, k = [], len(head) + len(tail), 0
+        while size < SIZE - 32:
+            keys.append(b'"%x":1.5,' % k)
+            size, k = size + len(keys[-1]), k + 1
+        return head + b"".join(keys) + tail
+    return build
+
+
+def _notebook(cells: list, **extra) -> bytes:
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5, **extra}).encode()
+
+
+ATTACKS = {
+    # name: (what makes the notebook's bytes, whether the kit refuses it)
+    "millions_of_empty_cells": (_fill(b'{"cells": [', b"{},", b"{}]}"), True),
+    "millions_of_empty_lists": (_fill(b'{"cells": [', b"[],", b"[]]}"), True),
+    "one_float_lists": (_fill(b'{"cells": [', b"[1.5],", b"[]]}"), True),
+    "many_keys": (_keys(b'{"cells": [], "metadata": {', b'"k": 0}}'), True),
+    "huge_outputs_array": (_fill(b'{"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [',
+                                 b"{},", b"{}]}]}"), True),
+    "giant_cell_metadata": (_fill(b'{"cells": [{"cell_type": "markdown", "source": "", "metadata": {"x": [',
+                                  b"0.5,", b"0]}}]}"), True),
+    "deep_nesting": (_fill(b'{"cells": [], "x": ', b"[", b""), True),
+    "huge_integer": (_fill(b'{"cells": [], "x": ', b"9", b"}"), False),
+    "huge_exponent": (lambda: b'{"cells": [], "x": 1e999999}', False),
+}
+
+
+@pytest.fixture(scope="module")
+def attack_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("notebooks")
+    for name, (make, _) in ATTACKS.items():
+        (folder / f"{name}.ipynb").write_bytes(make())
+    return folder
+
+
+def read_notebook(folder: Path, rel: str) -> dict:
+    """read_cells in a fresh process: what it gave, and what it added to the process's peak."""
+    return run_python(f"""
+        import json
+        from pathlib import Path
+        from coursekit.autograde.submission import read_cells
+        before = peak_mb()
+        cells, problem = read_cells(Path({str(folder)!r}), {rel!r})
+        added = peak_mb() - before
+        print(json.dumps({{"cells": len(cells), "problem": problem, "added_mb": added}}))
+    """)
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_a_notebook_built_to_blow_the_parse_is_bounded_and_reported(attack_folder, name):
+    make, refused = ATTACKS[name]
+    assert (attack_folder / f"{name}.ipynb").stat().st_size <= MAX_NOTEBOOK_BYTES
+    got = read_notebook(attack_folder, f"{name}.ipynb")
+    assert got["added_mb"] < READ_BOUND_MB, got
+    if refused:
+        assert got["cells"] == 0 and got["problem"].startswith(f"{name}.ipynb: "), got
+        assert got["problem"].isprintable()
+    else:  # read, or refused as invalid JSON: either way named and cheap
+        assert got["problem"] is None or got["problem"].startswith(f"{name}.ipynb: not a valid notebook"), got
+
+
+def test_the_refusal_says_why_and_what_to_do(attack_folder):
+    got = read_notebook(attack_folder, "millions_of_empty_cells.ipynb")
+    assert "too large to read" in got["problem"] and "clear its outputs" in got["problem"], got
+
+
+HONEST_LARGE = {
+    # 14 MB of PNG (base64) and a rocket in a markdown cell: its text is 4 bytes a character.
+    "plots": lambda: _notebook([{"cell_type": "markdown", "metadata": {}, "source": "Results \U0001F680"},
+                        {"cell_type": "code", "metadata": {}, "source": "plot()", "execution_count": 1,
+                         "outputs": [{"output_type": "display_data", "metadata": {},
+                                      "data": {"image/png": base64.b64encode(os.urandom(10 * MB)).decode()}}]}]),
+    # 400,000 printed lines of a training loop, and 2,000 code cells.
+    "long_training": lambda: _notebook(
+        [{"cell_type": "code", "metadata": {}, "source": [f"x{k} = {k}\n", "print(x)\n"], "execution_count": k,
+          "outputs": []} for k in range(2000)] +
+        [{"cell_type": "code", "metadata": {}, "source": "train()", "execution_count": 1,
+          "outputs": [{"output_type": "stream", "name": "stdout",
+                       "text": [f"epoch {k}: loss {1 / (k + 1):.6f}, accuracy {k % 100}%\n"
+                                for k in range(400_000)]}]}]),
+}
+
+
+@pytest.mark.parametrize("name", list(HONEST_LARGE))
+def test_a_large_honest_notebook_is_still_read(tmp_path, name):
+    data = HONEST_LARGE[name]()
+    assert len(data) <= MAX_NOTEBOOK_BYTES
+    (tmp_path / f"{name}.ipynb").write_bytes(data)
+    got = read_notebook(tmp_path, f"{name}.ipynb")
+    assert got["problem"] is None and got["cells"] == len(json.loads(data)["cells"]), got
+
+
+# -- a whole grading: hostile notebooks next to an honest library ---------------------------
+
+needs_sandbox = pytest.mark.skipif(os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available(),
+                                   reason="bubblewrap is not usable here (apt-get install bubblewrap)")
+
+
+@pytest.fixture(scope="module")
+def course(released_course, tmp_path_factory):
+    return copy_course(released_course, tmp_path_factory.mktemp("memory") / "course")
+
+
+def hand_in(course, student: str) -> Path:
+    dest = copy_release(course.folder("release", "hw1"), course.folder("submitted", "hw1", student))
+    hand_in_reference(HW1, REPO, dest)
+    return dest
+
+
+def grade(course, student: str) -> dict:
+    """Grade one student in a fresh process: score, notes, written-answer status and the peak."""
+    return run_python(f"""
+        import json
+        from conftest import HW1
+        from coursekit.course import Course
+        from coursekit.autograde.grader import Grader, GraderConfig
+        result = Grader(HW1, Course({str(course.root)!r}), GraderConfig.for_assignment(HW1)).grade({student!r})
+        print(json.dumps({{"score": result.score, "notes": result.notes, "written": result.written,
+                           "lost": sorted(i.grade_id for i in result.items if not i.passed),
+                           "reasons": {{i.grade_id: i.reason for i in result.items}},
+                           "peak_mb": peak_mb()}}))
+    """)
+
+
+@pytest.fixture(scope="module")
+def honest(course) -> dict:
+    hand_in(course, "honest")
+    result = grade(course, "honest")
+    assert result["score"] == HW1.total_points and result["notes"] == [], result
+    return result
+
+
+@needs_sandbox
+def test_notebooks_of_millions_of_values_cost_their_notebooks_only(course, honest):
+    dest = hand_in(course, "million_cells")
+    attacks = {"LinearTester": "millions_of_empty_cells", "LossTester": "huge_outputs_array",
+               "ActivationTester": "one_float_lists", "MLPTester": "many_keys"}
+    for notebook, attack in attacks.items():
+        (dest / f"{notebook}.ipynb").write_bytes(ATTACKS[attack][0]())
+    result = grade(course, "million_cells")
+    # The library is honest: every item is earned, whatever the notebooks hold.
+    assert result["score"] == HW1.total_points, result["reasons"]
+    for notebook in attacks:
+        assert any(n.startswith(f"{notebook}.ipynb: too large to read") for n in result["notes"]), result["notes"]
+    # On main the four notebooks added ~2 GB to the grader's peak.
+    assert result["peak_mb"] < honest["peak_mb"] + 100, (result["peak_mb"], honest["peak_mb"])
