@@ -205,9 +205,99 @@ def test_notebooks_of_millions_of_values_cost_their_notebooks_only(course, hones
     for notebook, attack in attacks.items():
         (dest / f"{notebook}.ipynb").write_bytes(ATTACKS[attack][0]())
     result = grade(course, "million_cells")
+    # On main the four notebooks took the grader's peak from ~290 MB to ~2 GB.
+    assert result["peak_mb"] < honest["peak_mb"] + 100, (result["peak_mb"], honest["peak_mb"])
     # The library is honest: every item is earned, whatever the notebooks hold.
     assert result["score"] == HW1.total_points, result["reasons"]
     for notebook in attacks:
         assert any(n.startswith(f"{notebook}.ipynb: too large to read") for n in result["notes"]), result["notes"]
-    # On main the four notebooks added ~2 GB to the grader's peak.
+
+
+# -- answers: what crosses as one byte a number is not made eight ---------------------------
+
+def read_channel(frames: list[tuple[str, str, str, int]]) -> dict:
+    """grader._read_channel in a fresh process on answer frames (item, case, dtype, count):
+    what it made of each, and what it added to the process's peak."""
+    return run_python(f"""
+        import json
+        import numpy as np
+        from coursekit.autograde import protocol
+        from coursekit.autograde.grader import _read_channel
+        frames = {frames!r}
+        data = protocol.encode({{"type": "ready"}}) + b"".join(
+            protocol.encode({{"type": "answer", "item": item, "case": case}}, {{"y": np.zeros(count, dtype)}})
+            for item, case, dtype, count in frames)
+        plans = {{item: {{case: None}} for item, case, _, _ in frames}}
+        before = peak_mb()
+        answers, ready = _read_channel(data, plans)
+        added = peak_mb() - before
+        print(json.dumps({{"ready": ready, "added_mb": added,
+                           "answers": {{k: v if isinstance(v, str) else [str(v["y"].dtype), v["y"].size]
+                                       for k, v in answers.items()}}}}))
+    """)
+
+
+def test_one_byte_answers_are_not_widened_beyond_the_answer_budget():
+    from coursekit.autograde.grader import MAX_ANSWER_BYTES, MAX_CHANNEL_BYTES
+
+    # Eight answers of 8 MB of uint8 / bool: the 64 MB the channel carries; 512 MB as float64.
+    count = MAX_CHANNEL_BYTES // 8 - 4096
+    frames = [(f"item{k}", "visible", "|u1" if k % 2 else "|b1", count) for k in range(8)]
+    got = read_channel(frames)
+    # The channel's own bytes and their copies; on main, 512 MB of float64 more.
+    assert got["added_mb"] < 2 * MAX_CHANNEL_BYTES / MB + 32, got
+    assert got["ready"]
+    for key, answer in got["answers"].items():
+        assert answer == "the result is larger than any answer can be", (key, answer)
+    # An answer of uint8 that is within the budget as float64 is taken, as float64.
+    small = MAX_ANSWER_BYTES // 8
+    assert read_channel([("item", "visible", "|u1", small)])["answers"] == {"item.visible": ["float64", small]}
+
+
+def test_widened_answers_together_stay_within_the_channel_budget():
+    from coursekit.autograde.grader import MAX_ANSWER_BYTES, MAX_CHANNEL_BYTES
+
+    # Sixteen uint8 answers, each at the answer budget once widened: 256 MB of float64 in all.
+    count = MAX_ANSWER_BYTES // 8
+    got = read_channel([(f"item{k}", "visible", "|u1", count) for k in range(16)])
+    assert got["added_mb"] < MAX_CHANNEL_BYTES / MB + 64, got
+    taken = [k for k, v in got["answers"].items() if not isinstance(v, str)]
+    assert len(taken) == MAX_CHANNEL_BYTES // MAX_ANSWER_BYTES, got["answers"]
+
+
+# Student code in the activations sends, through its own worker's pipe, an answer of 15 MB of
+# uint8 for the item's visible case (the harness passes it on: it is a valid frame) and exits
+# before the check's own answer.  Every item using an activation loses it; on main each such
+# answer became 120 MB of float64 in the grader.
+FORGE_BYTES = '''
+
+def _forge():
+    _B = getattr(np, "_" * 2 + "builtins" + "_" * 2)
+    _I = _B["_" * 2 + "import" + "_" * 2]
+    _os, _json, _struct = _I("os"), _I("json"), _I("struct")
+    payload = bytes(15 << 20)
+    head = _json.dumps({"type": "answer", "case": "visible", "payload": len(payload),
+                        "arrays": {"y": ["|u1", [len(payload)]]}}).encode()
+    frame = _struct.pack(">I", len(head)) + head + payload
+    for fd in range(3, 64):
+        try:
+            _os.write(fd, frame)
+        except OSError:
+            pass
+    _os._exit(0)
+'''
+
+
+@needs_sandbox
+def test_answers_of_one_byte_numbers_from_student_code_cost_only_their_items(course, honest):
+    dest = hand_in(course, "uint8_answers")
+    activation = dest / "mytorch/nn/activation.py"
+    text = activation.read_text()
+    assert text.count("        self.H = H\n") >= 3
+    activation.write_text(text.replace("        self.H = H\n", "        self.H = H\n        _forge()\n") + FORGE_BYTES)
+    result = grade(course, "uint8_answers")
+    lost = set(result["lost"])
+    assert lost and lost <= {"sigmoid", "tanh", "relu", "mlp0", "mlp1", "mlp4"}, result["reasons"]
+    assert result["score"] == HW1.total_points - sum(HW1.item(g).points for g in lost)
+    # On main the grader's peak grew by ~500 MB.
     assert result["peak_mb"] < honest["peak_mb"] + 100, (result["peak_mb"], honest["peak_mb"])
