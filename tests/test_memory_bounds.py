@@ -301,3 +301,108 @@ def test_answers_of_one_byte_numbers_from_student_code_cost_only_their_items(cou
     assert result["score"] == HW1.total_points - sum(HW1.item(g).points for g in lost)
     # On main the grader's peak grew by ~500 MB.
     assert result["peak_mb"] < honest["peak_mb"] + 100, (result["peak_mb"], honest["peak_mb"])
+
+
+# -- the similarity report ------------------------------------------------------------------
+
+def huge_code(student: str, size: int) -> str:
+    """``size`` bytes of valid, varied Python."""
+    lines, total, k = [], 0, 0
+    while total < size:
+        line = f"def {student}_{k}(x, y):\n    return x * {k} + y ** {k % 7} - {k % 13}\n"
+        lines.append(line)
+        total, k = total + len(line), k + 1
+    return "".join(lines)
+
+
+def similarity_course(root: Path, colluders: int):
+    """reference, alice and bob honest; ``colluders`` students who hand in the same 23 MB of code:
+    every library file at the grader's 1 MB cap, and 3 MB of code cells in each notebook."""
+    from test_similarity import build_course
+
+    big = [f"big{k}" for k in range(colluders)]
+    course = build_course(root, students=("reference", "alice", "bob", *big), solutions={b: "blank" for b in big})
+    if colluders:
+        code = huge_code("shared", 1 << 20)
+        cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                  "source": huge_code(f"cell{k}", 100 << 10)} for k in range(30)]
+        for k in range(colluders):
+            dest = course.folder("submitted", "hw1", f"big{k}")
+            for rel in HW1.student_files:
+                (dest / rel).write_text(code[:(1 << 20) - 64])
+            for notebook in HW1.notebooks:
+                (dest / f"{notebook}.ipynb").write_bytes(_notebook(cells))
+    return course
+
+
+def compare(course) -> dict:
+    return run_python(f"""
+        import json
+        from coursekit import similarity
+        from coursekit.course import Course
+        course = Course({str(course.root)!r})
+        before = peak_mb()
+        result = similarity.compare(course.assignment("hw1"), course)
+        print(json.dumps({{"problems": result.problems, "peak_mb": peak_mb(), "added_mb": peak_mb() - before,
+                           "pairs": [[p.student_a, p.student_b, p.similarity] for p in result.pairs]}}))
+    """, timeout=900)
+
+
+def test_hand_ins_of_20_mb_of_code_are_compared_up_to_a_cap(tmp_path):
+    from coursekit import similarity
+
+    honest = compare(similarity_course(tmp_path / "honest", 0))
+    course = similarity_course(tmp_path / "hostile", 3)
+    got = compare(course)
+    # copydetect keeps ~180 bytes per character compared: on main each colluder was compared
+    # with 4 MB of code (~2 GB and many minutes).
+    assert got["peak_mb"] < honest["peak_mb"] + 100, (got["peak_mb"], honest["peak_mb"])
+    for k in range(3):
+        assert any(p.startswith(f"big{k}: ") and "skipped" in p for p in got["problems"]), got["problems"]
+        assert (course.root / "similarity/hw1/code" / f"big{k}.py").stat().st_size <= similarity.MAX_CODE
+    # The colluders are found, and the honest pairs score as they did.
+    top = {tuple(sorted(p[:2])) for p in got["pairs"][:3]}
+    assert top == {("big0", "big1"), ("big0", "big2"), ("big1", "big2")}, got["pairs"][:4]
+    assert {tuple(p[:2]): p[2] for p in honest["pairs"]} == \
+        {tuple(p[:2]): p[2] for p in got["pairs"] if not {"big0", "big1", "big2"} & set(p[:2])}
+
+
+def test_everyones_code_is_capped_in_all_the_largest_cut_first(tmp_path, monkeypatch):
+    from coursekit import similarity
+
+    course = similarity_course(tmp_path / "course", 0)
+    sizes = {s: len(similarity.extract(HW1, course.folder("submitted", "hw1", s), s).text.encode())
+             for s in ("reference", "alice", "bob")}
+    smallest = min(sizes, key=sizes.get)
+    # Room for the smallest hand-in whole and a little more than that for each of the others.
+    total = sizes[smallest] + 2 * (sizes[smallest] + 500)
+    assert all(size > sizes[smallest] + 500 for s, size in sizes.items() if s != smallest)
+    monkeypatch.setattr(similarity, "MAX_TOTAL_CODE", total, raising=False)
+    result = similarity.compare(course.assignment("hw1"), course)
+    files = {p.stem: p.stat().st_size for p in (course.root / "similarity/hw1/code").glob("*.py")}
+    assert sum(files.values()) <= total, files
+    assert files[smallest] == sizes[smallest]
+    cut = sorted(set(sizes) - {smallest})
+    assert [p.split(":")[0] for p in result.problems if "was compared" in p] == cut, result.problems
+
+
+def test_the_report_shows_the_most_similar_pairs_that_fit(tmp_path, monkeypatch):
+    from test_similarity import build_course
+
+    from coursekit import similarity
+
+    # Two planted copies of the reference: three pairs above the threshold.
+    course = build_course(tmp_path / "course", students=("reference", "alice", "copier", "copier2"),
+                          solutions={"copier2": "copier"})
+    sizes = {s: len(similarity.extract(HW1, course.folder("submitted", "hw1", s), s).text.encode())
+             for s in ("reference", "copier", "copier2")}
+    monkeypatch.setattr(similarity, "MAX_REPORT_CODE", max(sizes.values()) * 2 + 10, raising=False)
+    result = similarity.compare(course.assignment("hw1"), course)
+    assert [(p.student_a, p.student_b) for p in result.flagged] == \
+        [("copier", "copier2"), ("copier", "reference"), ("copier2", "reference")], result.pairs
+    html = (course.root / "similarity/hw1/report.html").read_text()
+    # The most similar pair is shown; the other two are in pairs.csv and said to be left out.
+    assert html.count("Test file: ") == 1 and "copier2" in html
+    assert [p for p in result.problems if "pairs.csv" in p] == [
+        "the report shows the most similar pairs whose code fits "
+        f"{similarity.MAX_REPORT_CODE >> 10} KB; 2 more above the threshold are only in pairs.csv"], result.problems
