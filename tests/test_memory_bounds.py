@@ -406,3 +406,46 @@ def test_the_report_shows_the_most_similar_pairs_that_fit(tmp_path, monkeypatch)
     assert [p for p in result.problems if "pairs.csv" in p] == [
         "the report shows the most similar pairs whose code fits "
         f"{similarity.MAX_REPORT_CODE >> 10} KB; 2 more above the threshold are only in pairs.csv"], result.problems
+
+
+# -- hand-in zips: the directory is sized before it is read ----------------------------------
+
+def zip_of_empty_members(count: int, claimed: int | None = None) -> bytes:
+    """A valid zip of ``count`` empty stored members (its end record may claim ``claimed``)."""
+    import struct
+    import zlib
+
+    local, central, offset = [], [], 0
+    crc = zlib.crc32(b"")
+    for k in range(count):
+        name = b"%x" % k
+        local.append(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, crc, 0, 0, len(name), 0) + name)
+        central.append(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, crc, 0, 0, len(name),
+                                   0, 0, 0, 0, 0, offset) + name)
+        offset += len(local[-1])
+    directory = b"".join(central)
+    n = min(count, 0xFFFF) if claimed is None else claimed  # 0xFFFF: "more than this field holds"
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, n, n, len(directory), offset, 0)
+    return b"".join(local) + directory + end
+
+
+@pytest.mark.parametrize("claimed", [None, 1], ids=["counted", "count_lies"])
+def test_a_zip_of_a_million_empty_members_is_refused_before_its_directory_is_read(tmp_path, claimed):
+    from coursekit.handin.bundle import MAX_ZIP_BYTES
+
+    data = zip_of_empty_members(600_000, claimed)
+    assert len(data) < MAX_ZIP_BYTES
+    (tmp_path / "alice.zip").write_bytes(data)
+    got = run_python(f"""
+        import json
+        from pathlib import Path
+        from conftest import HW1
+        from coursekit.handin.bundle import inspect_zip
+        from coursekit.handin.spec import spec_of
+        before = peak_mb()
+        check = inspect_zip(Path({str(tmp_path / "alice.zip")!r}), spec_of(HW1))
+        print(json.dumps({{"refusal": check.refusal, "added_mb": peak_mb() - before}}))
+    """)
+    # On main zipfile built 600,000 entries first: ~+320 MB.
+    assert got["added_mb"] < 32, got
+    assert got["refusal"].startswith("alice.zip: ") and "more than" in got["refusal"], got

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ MAX_MEMBERS = 500
 MAX_MEMBER_BYTES = 25 << 20  # a notebook with many plots is a few MB
 MAX_TOTAL_BYTES = 100 << 20
 MAX_META_BYTES = 64 << 10
+# zipfile reads a zip's whole directory into objects (~500 bytes an entry) before any count can
+# be checked: a 200 MB zip of two million empty members took 1.3 GB.  The end record says the
+# directory's size and entries first; an honest entry is under 300 bytes (46, name, extras).
+MAX_DIRECTORY_BYTES = MAX_MEMBERS << 10
 JUNK = ("__MACOSX/",)  # macOS Finder's resource forks: ignored, never an error
 CHUNK = 1 << 16
 
@@ -146,6 +151,9 @@ def inspect_zip(path: Path, spec: HandinSpec) -> ZipCheck:
     if size > MAX_ZIP_BYTES:
         check.refusal = f"{path.name}: {size >> 20} MB is larger than the {MAX_ZIP_BYTES >> 20} MB limit"
         return check
+    check.refusal = _directory_too_large(path)
+    if check.refusal:
+        return check
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
@@ -162,6 +170,25 @@ def inspect_zip(path: Path, spec: HandinSpec) -> ZipCheck:
         wanted = ", ".join(spec.required_members()[:3])
         check.refusal = f"{path.name}: holds none of the hand-in files ({wanted}, ...)"
     return check
+
+
+def _directory_too_large(path: Path) -> str:
+    """Why the zip's directory is not even to be read, from its end record alone, or ""
+    (also when there is no end record: zipfile then says the zip is damaged)."""
+    end_record = getattr(zipfile, "_EndRecData", None)  # zipfile's own reader of the end record
+    try:
+        with open(path, "rb") as fh:
+            end = end_record(fh) if end_record else None
+    except (OSError, zipfile.BadZipFile, ValueError, struct.error):
+        return ""
+    if not end:
+        return ""
+    entries, size = end[zipfile._ECD_ENTRIES_TOTAL], end[zipfile._ECD_SIZE]
+    if entries > MAX_MEMBERS:
+        return f"{path.name}: {entries} members, more than the {MAX_MEMBERS} allowed"
+    if size > MAX_DIRECTORY_BYTES:
+        return f"{path.name}: its directory takes {size >> 10} KB, more than {MAX_MEMBERS} members need"
+    return ""
 
 
 def _unsafe(zip_name: str, infos: list[zipfile.ZipInfo]) -> str:
