@@ -23,8 +23,11 @@ not hide a copy); this module only feeds it and reads its result.
 * **Hostile folders.**  Everything is read through ``safefs`` (no link
   followed, only regular files opened, every read capped) and notebooks
   through the grader's own parser; a file that cannot be used is skipped with
-  one line naming the student and the file, and the rest goes on.  Student
-  code is never run or imported.  Only ``similarity/A/`` in the course
+  one line naming the student and the file, and the rest goes on.  What is
+  compared is capped (MAX_CODE per student, MAX_TOTAL_CODE for everyone, the
+  largest hand-ins cut first) and so is the code the report shows
+  (MAX_REPORT_CODE), each cut said in one line.  Student code is never run
+  or imported.  Only ``similarity/A/`` in the course
   directory is written, each file atomically.
 * **The score.**  copydetect gives each pair two shares: the part of A's
   (non-boilerplate) code that matches B, and of B's that matches A.  A pair's
@@ -64,8 +67,17 @@ DEFAULT_TOP = 10
 # hand-ins are small, and a missed short copy costs more than the time.
 NOISE = 25
 GUARANTEE = 25
-# One student's extracted code; beyond this the rest is skipped (a hand-in is a few KB).
-MAX_CODE = 4 << 20
+# copydetect keeps ~180 bytes per character of code it compares (with window 1, every k-gram's
+# hash and position as Python objects, in a dict of lists), and its report repeats each flagged
+# pair's code: what it is given is capped.
+# One student's extracted code; beyond this the rest is skipped (a hand-in is 10-30 KB).
+MAX_CODE = 128 << 10
+# Everyone's code together (a class of 700 hand-ins of 11 KB, ~1.4 GB in copydetect); beyond it
+# the largest hand-ins are cut to the same size, the smaller ones kept whole (see _fit_total).
+MAX_TOTAL_CODE = 8 << 20
+# The code the report shows, over all the pairs it shows (each pair: both hand-ins, as HTML up
+# to 5 times as large); the most similar pairs that fit are shown, pairs.csv lists every pair.
+MAX_REPORT_CODE = 8 << 20
 
 
 @dataclass
@@ -220,6 +232,7 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
     write_atomic(boiler_dir / "release.py", boilerplate.text)
     problems = list(boilerplate.problems)
     by_file: dict[str, str] = {}
+    sizes: dict[str, int] = {}  # file -> bytes of code
     taken: set[str] = set()
     for student in tqdm(students, desc="reading hand-ins", unit="student", disable=not progress, file=sys.stderr):
         # submitted/<student> itself a link would lead elsewhere: course.students() follows it.
@@ -232,6 +245,8 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
         path = code_dir / _file_name(student, taken)
         write_atomic(path, hand_in.text)
         by_file[str(path)] = student
+        sizes[str(path)] = path.stat().st_size
+    problems.extend(_fit_total(sizes, by_file))
 
     detector = CopyDetector(test_dirs=[str(code_dir)], ref_dirs=[str(code_dir)], boilerplate_dirs=[str(boiler_dir)],
                             extensions=["py"], noise_t=NOISE, guarantee_t=GUARANTEE, display_t=threshold,
@@ -240,14 +255,66 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
     # copydetect prints its progress to stdout; the terminal's stdout is for the table.
     with contextlib.redirect_stdout(sys.stderr):
         detector.run()
+        pairs = _pairs(detector, by_file)
+        detector.conf.display_t, left_out = _report_threshold(pairs, threshold, sizes, by_file)
+        if left_out:
+            problems.append(f"the report shows the most similar pairs whose code fits "
+                            f"{safefs.size_text(MAX_REPORT_CODE)}; {left_out} more above the threshold are "
+                            "only in pairs.csv")
         html = detector.generate_html_report(output_mode="return") if len(by_file) > 1 else None
-    pairs = _pairs(detector, by_file)
     if html is not None:
         write_atomic(out / "report.html", offline(html))
     else:  # one hand-in: no pair to show, and last run's report would mislead
         (out / "report.html").unlink(missing_ok=True)
     write_atomic(out / "pairs.csv", pairs_csv(pairs, threshold))
     return Result(pairs, problems, out, threshold)
+
+
+def _fit_total(sizes: dict[str, int], by_file: dict[str, str]) -> list[str]:
+    """Cut the largest students' code files so that all of them together are at most
+    MAX_TOTAL_CODE: every file larger than a common size is cut to it (at a line's end), the
+    others stay whole.  One line per student cut."""
+    level = _water_level(list(sizes.values()), MAX_TOTAL_CODE)
+    problems = []
+    for file, size in sorted(sizes.items(), key=lambda fs: by_file[fs[0]]):
+        if level is None or size <= level:
+            continue
+        data = Path(file).read_bytes()[:level]
+        kept = data[:data.rfind(b"\n") + 1].decode("utf-8", "ignore")
+        write_atomic(Path(file), kept)
+        sizes[file] = len(kept.encode("utf-8"))
+        problems.append(f"{safefs.printable(by_file[file])}: only the first {safefs.size_text(level)} of the "
+                        f"code was compared (everyone's code is larger than {safefs.size_text(MAX_TOTAL_CODE)} "
+                        "in all, and the largest hand-ins are cut to fit)")
+    return problems
+
+
+def _water_level(sizes: list[int], total: int) -> int | None:
+    """The size to cut the larger of ``sizes`` to so that they sum to at most ``total`` (None:
+    they already do)."""
+    left = total
+    ordered = sorted(sizes)
+    for k, size in enumerate(ordered):
+        share = left // (len(ordered) - k)
+        if size > share:
+            return share
+        left -= size
+    return None
+
+
+def _report_threshold(pairs: list[Pair], threshold: float, sizes: dict[str, int],
+                      by_file: dict[str, str]) -> tuple[float, int]:
+    """The similarity above which the report shows a pair: ``threshold``, or higher so that the
+    code of the pairs it shows fits MAX_REPORT_CODE; and how many flagged pairs that leaves out."""
+    size = {student: sizes[file] for file, student in by_file.items()}
+    flagged = [p for p in pairs if p.similarity > threshold]
+    budget = MAX_REPORT_CODE
+    for pair in flagged:  # most similar first
+        budget -= size[pair.student_a] + size[pair.student_b]
+        if budget < 0:
+            # This pair, and every one as similar or less, is left out of the report.
+            return pair.similarity, sum(1 for p in flagged if p.similarity <= pair.similarity)
+    return threshold, 0
 
 
 # copydetect's page takes Bootstrap from a CDN; grading machines and TAs' laptops may be

@@ -520,6 +520,7 @@ def _read_channel(data: bytes, plans: dict[str, dict]) -> tuple[dict, bool]:
     each; a malformed frame ends the reading (what came before it stands)."""
     answers: dict[str, dict | str] = {}
     ready = False
+    widened = 0  # bytes of the float64 answers made so far
     try:
         for header, arrays in protocol.decode(data, budget=MAX_CHANNEL_BYTES):
             kind, item, case = header.get("type"), header.get("item"), header.get("case")
@@ -527,9 +528,19 @@ def _read_channel(data: bytes, plans: dict[str, dict]) -> tuple[dict, bool]:
                 ready = True
             elif kind in ("answer", "error") and item in plans and case in plans[item]:
                 key = f"{item}.{case}"
-                if key not in answers:
-                    answers[key] = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()} \
-                        if kind == "answer" else str(header.get("message", ""))[:2000]
+                if key in answers:
+                    continue
+                if kind == "error":
+                    answers[key] = str(header.get("message", ""))[:2000]
+                    continue
+                # Checks compare float64; a frame may carry 1-byte numbers (uint8, bool), which
+                # become 8 times larger: the budgets hold for what is made, not what was sent.
+                size = sum(8 * a.size for a in arrays.values())
+                if size > MAX_ANSWER_BYTES or widened + size > MAX_CHANNEL_BYTES:
+                    answers[key] = "the result is larger than any answer can be"
+                    continue
+                widened += size
+                answers[key] = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
     except protocol.ProtocolError:
         pass
     return answers, ready

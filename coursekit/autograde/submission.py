@@ -19,8 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
@@ -28,6 +31,27 @@ from coursekit.checks.library import MAX_LIBRARY_FILE, source_problems
 
 # A notebook with outputs can be a few MB; larger is not read (nor copied for formgrader).
 MAX_NOTEBOOK_BYTES = 20 << 20
+# What parsing one notebook may take at its peak: its decoded text and the Python objects
+# built from it, estimated from the raw bytes before parsing (structure_size).  json.loads
+# turns 3 bytes of "{}," into 72 bytes of objects, so 20 MB of empty cells would build
+# ~500 MB (and a student hands in several notebooks); an honest notebook is mostly strings
+# (code, text and base64 images) and takes about twice its size.  The estimate is a worst
+# case (real objects are half of it or less, but for long strings), and this fits a 20 MB
+# notebook of images, or one with 400,000 lines of output.
+MAX_NOTEBOOK_MEMORY = 128 << 20
+# The most the parsed notebooks kept for their other readers (_PARSED) may take in all (an
+# honest hand-in's take well under 1 MB); one beyond it is parsed again each time it is read.
+MAX_KEPT_MEMORY = 32 << 20
+# structure_size: the most CPython (3.10-3.13, 64-bit) spends on each of these characters when it
+# is structure, not inside a string: a container (a dict of one key is 184 bytes, a list of
+# one item over-allocated 88, plus the pointer to it); a value after "," or ":" (a float is
+# 24, an int of up to 30 digits 40, plus its pointer and list growth); a string (its header,
+# up to 76 bytes, and pointer), counted at its closing quote.  The characters themselves
+# (strings', numbers' digits) are counted by the decoded text's own size.  Measured worst:
+# 60 bytes per character of structure ("[1.5],").
+_OBJECT_BYTES = {b"{": 192, b"[": 192, b",": 48, b":": 48, b'"': 96}
+_OBJECT_COST = np.array([_OBJECT_BYTES.get(bytes([c]), 0) for c in range(256)], dtype=np.int64)
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - {c[0] for c in _OBJECT_BYTES}))
 # Written by `nbgrader submit` (timestamp, the secret its feedback is released under) or by
 # `course collect` and handin.py, not by the student.
 NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt", "handin.json"}
@@ -171,8 +195,9 @@ def _check_notebook(folder: Path, rel: str, released: dict[str, str]) -> list[st
 
 
 # One student's parsed notebooks: check_notebooks, the solution cells an item runs and the
-# written answers all look at the same files, which are parsed once per version of the file.
-_PARSED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[list, str | None]]] = {}
+# written answers all look at the same files, which are parsed once per version of the file
+# (up to MAX_KEPT_MEMORY in all): file -> (its stat, (cells, problem), estimated size).
+_PARSED: dict[tuple[str, str], tuple[tuple[int, ...], tuple[list, str | None], int]] = {}
 
 
 def read_cells(folder: Path, rel: str) -> tuple[list, str | None]:
@@ -185,32 +210,62 @@ def read_cells(folder: Path, rel: str) -> tuple[list, str | None]:
     key = (str(folder), rel)
     if stamp is not None and key in _PARSED and _PARSED[key][0] == stamp:
         return _PARSED[key][1]
-    result = _parse_cells(folder, rel)
+    result, size = _parse_cells(folder, rel)
     if any(other != key[0] for other, _ in _PARSED):
         _PARSED.clear()  # a new student: keep only this one's notebooks
-    if stamp is not None:
-        _PARSED[key] = (stamp, result)
+    _PARSED.pop(key, None)
+    if stamp is not None and size + sum(kept for _, _, kept in _PARSED.values()) <= MAX_KEPT_MEMORY:
+        _PARSED[key] = (stamp, result, size)
     return result
 
 
-def _parse_cells(folder: Path, rel: str) -> tuple[list, str | None]:
+def structure_size(data: bytes, enough: int) -> int:
+    """At most how many bytes of Python objects (beyond the characters of its strings and
+    numbers) ``json.loads`` builds from the JSON text ``data``, counted without building any;
+    when that is at most ``enough``, possibly a cheaper, larger bound."""
+    rough = sum(data.count(char) * cost for char, cost in _OBJECT_BYTES.items())
+    if rough <= enough:
+        return rough  # counting every such character inside strings as structure too
+    # Without escaped backslashes, then escaped quotes, every quote left opens or closes a string.
+    skeleton = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    size, inside = 0, np.uint8(0)
+    for start in range(0, len(codes), safefs.CHUNK):  # in chunks: a few MB at a time, whatever the file
+        chunk = codes[start:start + safefs.CHUNK]
+        # 1 from an opening quote up to (not including) its closing quote: inside a string.
+        parity = np.bitwise_xor.accumulate((chunk == ord('"')).view(np.uint8)) ^ inside
+        inside = parity[-1]
+        size += int(_OBJECT_COST[chunk[parity == 0]].sum())
+    return size
+
+
+def _parse_cells(folder: Path, rel: str) -> tuple[tuple[list, str | None], int]:
+    """(cells, problem) as read_cells gives them, and at most how much memory the cells take."""
     invalid = f"{rel}: not a valid notebook"
     data = safefs.read_capped(folder, rel, MAX_NOTEBOOK_BYTES)
     if isinstance(data, safefs.Problem):
-        return [], f"{rel}: missing" if data.kind == "missing" else data.message
+        return ([], f"{rel}: missing" if data.kind == "missing" else data.message), 0
+    structure = structure_size(data, MAX_NOTEBOOK_MEMORY - 2 * len(data))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        return [], f"{invalid} (not UTF-8 text, byte {err.start})"
+        return ([], f"{invalid} (not UTF-8 text, byte {err.start})"), 0
+    del data
+    # The text, and as much again: what its strings and numbers hold is no larger.
+    size = structure + 2 * sys.getsizeof(text)
+    if size > MAX_NOTEBOOK_MEMORY:
+        return ([], f"{rel}: too large to read: its JSON would take about {size >> 20} MB of memory, at most "
+                    f"{safefs.size_text(MAX_NOTEBOOK_MEMORY)} is read (millions of cells, outputs or values?); "
+                    "clear its outputs and hand it in again"), 0
     try:
         nb = json.loads(text)
     except RecursionError:
-        return [], f"{invalid} (its JSON is nested too deeply)"
+        return ([], f"{invalid} (its JSON is nested too deeply)"), 0
     except (ValueError, MemoryError):
-        return [], f"{invalid} (cannot be read as notebook JSON)"
+        return ([], f"{invalid} (cannot be read as notebook JSON)"), 0
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return [], f"{invalid} (cannot be read as notebook JSON: no list of cells)"
-    return nb["cells"], None
+        return ([], f"{invalid} (cannot be read as notebook JSON: no list of cells)"), 0
+    return (nb["cells"], None), size
 
 
 def cell_sources(folder: Path, notebook: str) -> tuple[dict[str, str | None], str | None]:
