@@ -25,7 +25,9 @@ process reads standard input without read-ahead, runs every item's public
 cases in workers forked before it has read any hidden case, and only then
 reads the hidden cases and runs them in workers of their own.  What those
 say about a failure is a category (``raised ValueError``, ``timed out``),
-never a message: the grader shows no more for a hidden case.  A worker that hangs is killed at the item's time limit; one whose
+never a message: the grader shows no more for a hidden case.  An item whose
+visible case has no answer (it raised, did not import, ran out of time)
+scores 0 whatever its hidden cases do, so they are not run.  A worker that hangs is killed at the item's time limit; one whose
 library does not import is retried with the next library variant (the
 item's own files, stubs for the rest).
 
@@ -55,7 +57,7 @@ MAX_ERROR = 2000
 def main(harness: Path, workdir: Path) -> None:
     sys.path[:0] = [str(harness / "kit"), str(harness / "site")]
     from coursekit.autograde import protocol
-    from coursekit.checks import get
+    from coursekit.checks import NOT_RUN, get
     import numpy as np
 
     # Done once here rather than in every item's worker: importing the kit's cell runner, and
@@ -79,14 +81,23 @@ def main(harness: Path, workdir: Path) -> None:
     # Everything before this frame is the grader's; a failure there is not the student's.
     results.write(protocol.encode({"type": "ready"}))
     _import_compiled()
+    moot: set[str] = set()  # items whose visible case has no answer: 0 points, whatever the hidden ones do
     for hidden in (False, True):
         if hidden:
             inputs = _read_inputs(stdin, sum(len(spec["hidden"]) for spec in items.values()), job["input_bytes"])
         for grade_id, spec in items.items():
             cases = [case for case in spec["cases"] if (case in spec["hidden"]) == hidden]
-            if cases:
-                _answer_item(job, grade_id, {**spec, "cases": cases}, workdir, checks, inputs,
-                             cells.get(grade_id), results)
+            if not cases:
+                continue
+            if grade_id in moot:
+                for case in cases:
+                    results.write(protocol.encode({"type": "error", "item": grade_id, "case": case,
+                                                   "message": NOT_RUN, "category": NOT_RUN}))
+                continue
+            answers = _answer_item(job, grade_id, {**spec, "cases": cases}, workdir, checks, inputs,
+                                   cells.get(grade_id), results)
+            if any(answers[case][0] is None for case in spec.get("visible", ()) if case in answers):
+                moot.add(grade_id)
     results.write(protocol.encode({"type": "done"}))
 
 
@@ -122,8 +133,9 @@ _COMPILED_LIBS: set[str] = set()
 
 
 def _answer_item(job: dict, grade_id: str, spec: dict, workdir: Path, checks: dict, inputs: dict,
-                 cell: str | None, results) -> None:
-    """Run ``spec["cases"]`` of one item (the first library variant that imports) and send what came of each."""
+                 cell: str | None, results) -> dict[str, tuple[dict | None, str, str]]:
+    """Run ``spec["cases"]`` of one item (the first library variant that imports), send what came
+    of each, and return it."""
     from coursekit.autograde import protocol
 
     for lib in spec["libs"]:
@@ -140,6 +152,7 @@ def _answer_item(job: dict, grade_id: str, spec: dict, workdir: Path, checks: di
         else:
             results.write(protocol.encode({"type": "error", "item": grade_id, "case": case,
                                            "message": why[:MAX_ERROR], "category": category}))
+    return answers
 
 
 def _run_item(job: dict, grade_id: str, spec: dict, lib: Path, checks: dict, inputs: dict,

@@ -512,7 +512,7 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
     visible = package_paths(packages)
     limits = config.limits
     job = {"items": {grade_id: {"cases": list(named), "hidden": [c for c in named if is_hidden(c)],
-                                "libs": variants[grade_id],
+                                "visible": [c for c in named if c == "visible"], "libs": variants[grade_id],
                                 "cell": cells.get(grade_id, ("", ""))[0], "where": cells.get(grade_id, ("", ""))[1]}
                      for grade_id, named in cases.items()},
            "package": package,

@@ -161,9 +161,10 @@ TOO_LARGE = "sent more data than any answer needs"
 TAMPERED = "answers were tampered with"
 NO_ANSWER = "no answer"
 NOT_COMPARABLE = "the answer could not be compared with the reference"
+NOT_RUN = "not run (the visible case has no answer)"
 CATEGORIES = frozenset({WRONG, MISSING, NOT_NUMERIC, WRONG_SHAPE, NOT_FINITE, WRONG_VALUES, NOT_IMPLEMENTED,
                         RAISED, IMPORT_FAILED, TIMED_OUT, OUT_OF_MEMORY, CRASHED, TOO_LARGE, TAMPERED,
-                        NO_ANSWER, NOT_COMPARABLE, "passed"})
+                        NO_ANSWER, NOT_COMPARABLE, NOT_RUN, "passed"})
 # Exception classes Python itself defines: a student can name a class of their own after a value
 # (``type(f"E{n}", (Exception,), {})``), so only these names are ever repeated.
 BUILTIN_ERRORS = frozenset(name for name, value in vars(builtins).items()
