@@ -132,7 +132,8 @@ def secrets(graded):
                     n, q = main.shape
                     dims |= {f"{n * 1000 + q}", f"Dim{n}x{q}"}
                 # Values of many digits (not one-hot targets, not 0.25): only such can be told apart.
-                values += [float(v) for a in arrays for v in np.ravel(a)[:20] if abs(v) > 1e-3 and len(repr(float(v))) > 8]
+                values += [float(v) for a in arrays for v in np.ravel(a)[:20]
+                           if abs(v) > 1e-3 and len(repr(float(v))) > 8]
     shapes -= public_shapes
     assert shapes and dims and values
     return {"shapes": sorted(str(s) for s in shapes), "dims": sorted(dims), "values": values}
@@ -228,3 +229,22 @@ def test_gradescope_shows_nothing_of_a_hidden_case(graded, secrets, tmp_path):
     assert said["relu"].startswith("visible case: A: values differ"), said
     assert_nothing_hidden(reasons(data), secrets, "Gradescope's reasons", short=True)
     assert_nothing_hidden(json.dumps(data), secrets, "Gradescope's results.json", short=False)
+
+
+def test_one_gate_for_what_a_hidden_case_may_say():
+    """Categories come from the fixed words only: an exception class of the student's own (named after
+    a value, or after a built-in), a forged category, a compare function's message: "wrong answer"."""
+    from coursekit.autograde.grader import Failure
+    from coursekit.checks import Verdict, compare_arrays, public_category, raised_category
+
+    assert raised_category(ValueError) == "raised ValueError"
+    assert raised_category(type("E7x3", (Exception,), {})) == "raised an exception"
+    assert raised_category(type("ValueError", (ValueError,), {})) == "raised an exception"
+    assert raised_category(NotImplementedError) == "not implemented yet"
+    assert Failure("ValueError: [0.123]", "raised ValueError").category == "raised ValueError"
+    assert Failure("anything", "raised E7x3").category == "wrong answer"
+    assert Failure("anything", "dW: wrong shape").category == "wrong answer"  # the harness names no output
+    assert public_category("dW: wrong shape (7, 3)", named=True) == "wrong answer"
+    assert Verdict(False, "W: std 0.0812, expected 0.1").public == "wrong answer"
+    verdict = compare_arrays({"dW": np.zeros((7, 3))}, {"dW": np.zeros((7, 4))})
+    assert "(7, 3)" in verdict.message and verdict.public == "dW: wrong shape"

@@ -16,20 +16,22 @@ imports the item's library and calls the check's ``run`` on each case,
 sending arrays back through a pipe of its own.  This process then labels the
 answers with the item it asked for, so code running for one item can answer
 only for that item, and a case that raised has no answer whatever else was
-sent.
+sent.  A worker that hangs is killed at the item's time limit; one whose
+library does not import is retried with the next library variant (the
+item's own files, stubs for the rest).
 
 Hidden cases are never in the memory of a process whose student code says
 anything the student reads in full.  The grader sends every item's public
 cases (the visible one, the advice) first and the hidden ones after; this
 process reads standard input without read-ahead, runs every item's public
 cases in workers forked before it has read any hidden case, and only then
-reads the hidden cases and runs them in workers of their own.  What those
-say about a failure is a category (``raised ValueError``, ``timed out``),
-never a message: the grader shows no more for a hidden case.  An item whose
-visible case has no answer (it raised, did not import, ran out of time)
-scores 0 whatever its hidden cases do, so they are not run.  A worker that hangs is killed at the item's time limit; one whose
-library does not import is retried with the next library variant (the
-item's own files, stubs for the rest).
+reads the hidden cases and runs them in workers of their own (nothing a
+public case's code left behind can be there: every worker's processes are
+killed before the next starts).  What those say about a failure is a
+category (``raised ValueError``, ``timed out``), never a message: the grader
+shows no more for a hidden case.  An item whose visible case has no answer
+(it raised, did not import, ran out of time) scores 0 whatever its hidden
+cases do, so they are not run.
 
 The harness is made non-dumpable before any worker exists: a worker, or
 anything it leaves behind, can then neither read nor write this process's
@@ -216,7 +218,6 @@ def _answers(data: bytes, cases: list[str], why: tuple[str, str], budget: int,
     frame for a case — voids the item, so no frame but the one the check's own
     call produced can stand for a case."""
     from coursekit.autograde import protocol
-
     from coursekit.checks import IMPORT_FAILED, NO_ANSWER, TAMPERED
 
     frames: list[tuple[dict, dict]] = []
