@@ -20,6 +20,19 @@ sent.  A worker that hangs is killed at the item's time limit; one whose
 library does not import is retried with the next library variant (the
 item's own files, stubs for the rest).
 
+Hidden cases are never in the memory of a process whose student code says
+anything the student reads in full.  The grader sends every item's public
+cases (the visible one, the advice) first and the hidden ones after; this
+process reads standard input without read-ahead, runs every item's public
+cases in workers forked before it has read any hidden case, and only then
+reads the hidden cases and runs them in workers of their own (nothing a
+public case's code left behind can be there: every worker's processes are
+killed before the next starts).  What those say about a failure is a
+category (``raised ValueError``, ``timed out``), never a message: the grader
+shows no more for a hidden case.  An item whose visible case has no answer
+(it raised, did not import, ran out of time) scores 0 whatever its hidden
+cases do, so they are not run.
+
 The harness is made non-dumpable before any worker exists: a worker, or
 anything it leaves behind, can then neither read nor write this process's
 memory or descriptors through /proc (the sandbox's seccomp filter refuses
@@ -46,7 +59,7 @@ MAX_ERROR = 2000
 def main(harness: Path, workdir: Path) -> None:
     sys.path[:0] = [str(harness / "kit"), str(harness / "site")]
     from coursekit.autograde import protocol
-    from coursekit.checks import get
+    from coursekit.checks import NOT_RUN, get
     import numpy as np
 
     # Done once here rather than in every item's worker: importing the kit's cell runner, and
@@ -58,42 +71,96 @@ def main(harness: Path, workdir: Path) -> None:
 
     _not_dumpable()
     results = os.fdopen(RESULT_FD, "wb", buffering=0)
-    stdin = sys.stdin.buffer
+    stdin = _Unbuffered()
     job, _ = protocol.read_frame(stdin, budget=0)
-    inputs: dict[tuple[str, str], dict] = {}
-    while (frame := protocol.read_frame(stdin, budget=job["input_bytes"])) is not None:
-        header, arrays = frame
-        inputs[(header["item"], header["case"])] = arrays
-    checks = {grade_id: get(grade_id) for grade_id in job["items"]}
+    items = job["items"]
+    # The public cases' frames only: the hidden ones stay in the pipe until those workers are done.
+    inputs = _read_inputs(stdin, sum(len(spec["cases"]) - len(spec["hidden"]) for spec in items.values()),
+                          job["input_bytes"])
+    checks = {grade_id: get(grade_id) for grade_id in items}
     cells = {grade_id: (workdir / spec["cell"]).read_text(encoding="utf-8")
-             for grade_id, spec in job["items"].items() if spec.get("cell")}
+             for grade_id, spec in items.items() if spec.get("cell")}
     # Everything before this frame is the grader's; a failure there is not the student's.
     results.write(protocol.encode({"type": "ready"}))
     _import_compiled()
-    compiled_libs: set[str] = set()
-    for grade_id, spec in job["items"].items():
-        for lib in spec["libs"]:
-            if lib not in compiled_libs:
-                compiled_libs.add(lib)
-                _compile_library(workdir / "lib" / lib, job["package"])
-            answers, imported = _run_item(job, grade_id, spec, workdir / "lib" / lib, checks, inputs,
-                                          cells.get(grade_id))
-            if imported:
-                break  # a retry with fewer files would change nothing
-        for case in spec["cases"]:
-            arrays, why = answers[case]
-            if arrays is not None:
-                results.write(protocol.encode({"type": "answer", "item": grade_id, "case": case}, arrays))
-            else:
-                results.write(protocol.encode({"type": "error", "item": grade_id, "case": case,
-                                               "message": why[:MAX_ERROR]}))
+    moot: set[str] = set()  # items whose visible case has no answer: 0 points, whatever the hidden ones do
+    for hidden in (False, True):
+        if hidden:
+            inputs = _read_inputs(stdin, sum(len(spec["hidden"]) for spec in items.values()), job["input_bytes"])
+        for grade_id, spec in items.items():
+            cases = [case for case in spec["cases"] if (case in spec["hidden"]) == hidden]
+            if not cases:
+                continue
+            if grade_id in moot:
+                for case in cases:
+                    results.write(protocol.encode({"type": "error", "item": grade_id, "case": case,
+                                                   "message": NOT_RUN, "category": NOT_RUN}))
+                continue
+            answers = _answer_item(job, grade_id, {**spec, "cases": cases}, workdir, checks, inputs,
+                                   cells.get(grade_id), results)
+            if any(answers[case][0] is None for case in spec.get("visible", ()) if case in answers):
+                moot.add(grade_id)
     results.write(protocol.encode({"type": "done"}))
 
 
+class _Unbuffered:
+    """Standard input read with no read-ahead, so that no hidden case's frame is in this
+    process's memory (nor in a worker forked from it) before the hidden cases' turn."""
+
+    def read(self, size: int) -> bytes:
+        chunks = []
+        while size > 0:
+            chunk = os.read(0, size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+
+def _read_inputs(stdin: _Unbuffered, count: int, budget: int) -> dict[tuple[str, str], dict]:
+    """The next ``count`` input frames, by (item, case)."""
+    from coursekit.autograde import protocol
+
+    inputs: dict[tuple[str, str], dict] = {}
+    for _ in range(count):
+        frame = protocol.read_frame(stdin, budget=budget)
+        if frame is None:
+            break
+        inputs[(frame[0]["item"], frame[0]["case"])] = frame[1]
+    return inputs
+
+
+_COMPILED_LIBS: set[str] = set()
+
+
+def _answer_item(job: dict, grade_id: str, spec: dict, workdir: Path, checks: dict, inputs: dict,
+                 cell: str | None, results) -> dict[str, tuple[dict | None, str, str]]:
+    """Run ``spec["cases"]`` of one item (the first library variant that imports), send what came
+    of each, and return it."""
+    from coursekit.autograde import protocol
+
+    for lib in spec["libs"]:
+        if lib not in _COMPILED_LIBS:
+            _COMPILED_LIBS.add(lib)
+            _compile_library(workdir / "lib" / lib, job["package"])
+        answers, imported = _run_item(job, grade_id, spec, workdir / "lib" / lib, checks, inputs, cell)
+        if imported:
+            break  # a retry with fewer files would change nothing
+    for case in spec["cases"]:
+        arrays, why, category = answers[case]
+        if arrays is not None:
+            results.write(protocol.encode({"type": "answer", "item": grade_id, "case": case}, arrays))
+        else:
+            results.write(protocol.encode({"type": "error", "item": grade_id, "case": case,
+                                           "message": why[:MAX_ERROR], "category": category}))
+    return answers
+
+
 def _run_item(job: dict, grade_id: str, spec: dict, lib: Path, checks: dict, inputs: dict,
-              cell: str | None) -> tuple[dict[str, tuple[dict | None, str]], bool]:
-    """case -> (arrays, "") or (None, why there is no answer); and whether the student code
-    imported (or, for a cell, ran) so that the item's cases could be tried."""
+              cell: str | None) -> tuple[dict[str, tuple[dict | None, str, str]], bool]:
+    """case -> (arrays, "", "") or (None, why there is no answer, the same as a category); and
+    whether the student code imported (or, for a cell, ran) so that the item's cases could be tried."""
     cases = spec["cases"]
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -110,7 +177,7 @@ def _run_item(job: dict, grade_id: str, spec: dict, lib: Path, checks: dict, inp
     data, why = _read_worker(pid, read_end, job["item_seconds"], job["answer_bytes"])
     _kill_leftovers(pid, everything=job["own_pid_namespace"])
     _, status = os.waitpid(pid, 0)
-    why = why or _how_it_ended(status)
+    why = why if why[0] else _how_it_ended(status)
     return _answers(data, cases, why, job["answer_bytes"], _failed(job, spec))
 
 
@@ -141,8 +208,8 @@ def _failed(job: dict, spec: dict) -> str:
     return f"running {spec['where']} failed" if spec.get("cell") else f"importing {job['package']} failed"
 
 
-def _answers(data: bytes, cases: list[str], why: str, budget: int,
-             import_failed: str) -> tuple[dict[str, tuple[dict | None, str]], bool]:
+def _answers(data: bytes, cases: list[str], why: tuple[str, str], budget: int,
+             import_failed: str) -> tuple[dict[str, tuple[dict | None, str, str]], bool]:
     """Read a worker's frames, which must be exactly what the worker's own code sends:
     ``import_error``, or ``imported`` then one ``answer`` or ``error`` per case, in order.
 
@@ -151,35 +218,37 @@ def _answers(data: bytes, cases: list[str], why: str, budget: int,
     frame for a case — voids the item, so no frame but the one the check's own
     call produced can stand for a case."""
     from coursekit.autograde import protocol
+    from coursekit.checks import IMPORT_FAILED, NO_ANSWER, TAMPERED
 
     frames: list[tuple[dict, dict]] = []
     try:
         for frame in protocol.decode(data, budget=budget):
             frames.append(frame)
     except protocol.ProtocolError as exc:
-        why = f"sent something that is not an answer ({exc})"
-    void = "answers were tampered with: the worker's channel carried frames its check did not send"
+        why = (f"sent something that is not an answer ({exc})", TAMPERED)
+    void = (f"{TAMPERED}: the worker's channel carried frames its check did not send", TAMPERED)
     kinds = [header.get("type") for header, _ in frames]
     if "imported" not in kinds:
         failed = [str(h.get("message", "")) for h, _ in frames if h.get("type") == "import_error"]
-        return {case: (None, f"{import_failed}: {failed[-1] if failed else why or 'no reason given'}"[:MAX_ERROR])
-                for case in cases}, False
+        message = f"{import_failed}: {failed[-1] if failed else why[0] or 'no reason given'}"[:MAX_ERROR]
+        return {case: (None, message, IMPORT_FAILED) for case in cases}, False
     if frames[0][0] != {"type": "imported", "arrays": {}, "payload": 0}:
-        return {case: (None, void) for case in cases}, True
-    answers: dict[str, tuple[dict | None, str]] = {}
+        return {case: (None, *void) for case in cases}, True
+    answers: dict[str, tuple[dict | None, str, str]] = {}
     for case, (header, arrays) in zip(cases, frames[1:]):
         if header.get("case") != case or header.get("type") not in ("answer", "error") or \
-                set(header) - {"type", "case", "message", "arrays", "payload"}:
+                set(header) - {"type", "case", "message", "category", "arrays", "payload"}:
             break
-        answers[case] = (arrays, "") if header["type"] == "answer" else \
-            (None, str(header.get("message", ""))[:MAX_ERROR])
+        answers[case] = (arrays, "", "") if header["type"] == "answer" else \
+            (None, str(header.get("message", ""))[:MAX_ERROR], str(header.get("category", ""))[:100])
     if len(frames) - 1 > len(cases) or len(answers) < len(frames) - 1:
-        return {case: (None, void) for case in cases}, True
-    return {case: answers.get(case, (None, why or "no answer")) for case in cases}, True
+        return {case: (None, *void) for case in cases}, True
+    return {case: answers.get(case, (None, why[0] or NO_ANSWER, why[1] or NO_ANSWER)) for case in cases}, True
 
 
 def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | None, out: int) -> None:
     from coursekit.autograde import protocol
+    from coursekit.checks import TOO_LARGE, raised_category
     from coursekit.checks.library import run_cell
 
     os.setpgid(0, 0)
@@ -212,19 +281,25 @@ def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | N
             with np.errstate(all="ignore"):
                 results = check.run(code, arrays)
             answer = {str(key): np.asarray(value, dtype=np.float64) for key, value in dict(results).items()}
-            if sum(a.nbytes for a in answer.values()) > job["answer_bytes"]:
-                raise ValueError("the result is larger than any answer can be")
         except BaseException as exc:  # noqa: BLE001 - SystemExit included: exiting early earns nothing
-            send({"type": "error", "case": case, "message": _describe(exc, job, spec)})
+            send({"type": "error", "case": case, "message": _describe(exc, job, spec),
+                  "category": raised_category(type(exc))})
+            continue
+        if sum(a.nbytes for a in answer.values()) > job["answer_bytes"]:
+            send({"type": "error", "case": case, "message": "the result is larger than any answer can be",
+                  "category": TOO_LARGE})
             continue
         send({"type": "answer", "case": case}, answer)
 
 
-def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, str]:
-    """What the worker sent (at most ``limit`` bytes and a frame), and "" or why it was stopped.
+def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, tuple[str, str]]:
+    """What the worker sent (at most ``limit`` bytes and a frame), and ("", "") or why it was
+    stopped (a message and its category).
 
     Reading ends at end of stream, shortly after the worker exits (something
     it left behind may hold the pipe open), or at the time limit."""
+    from coursekit.checks import TIMED_OUT, TOO_LARGE
+
     deadline = time.monotonic() + seconds
     pidfd = os.pidfd_open(pid)
     chunks, size, exited = [], 0, False
@@ -232,8 +307,8 @@ def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, 
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return b"".join(chunks), "" if exited else \
-                    f"stopped after {seconds:g} s without answering (an endless loop?)"
+                return b"".join(chunks), ("", "") if exited else \
+                    (f"stopped after {seconds:g} s without answering (an endless loop?)", TIMED_OUT)
             ready, _, _ = select.select([fd] if exited else [fd, pidfd], [], [], remaining)
             if pidfd in ready:
                 exited, deadline = True, min(deadline, time.monotonic() + 0.5)
@@ -241,25 +316,28 @@ def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, 
                 continue
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                return b"".join(chunks), ""
+                return b"".join(chunks), ("", "")
             chunks.append(chunk)
             size += len(chunk)
             if size > limit + (1 << 20):
-                return b"".join(chunks), "sent more data than any answer needs"
+                return b"".join(chunks), (TOO_LARGE, TOO_LARGE)
     finally:
         os.close(fd)
         os.close(pidfd)
 
 
-def _how_it_ended(status: int) -> str:
+def _how_it_ended(status: int) -> tuple[str, str]:
+    from coursekit.checks import CRASHED, TIMED_OUT
+
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig == signal.SIGXCPU:
-            return "used up its CPU time without answering (an endless loop?)"
-        return f"the process was killed (signal {sig}: {'a crash' if sig == 11 else 'time or memory limit?'})"
+            return "used up its CPU time without answering (an endless loop?)", TIMED_OUT
+        return f"the process was killed (signal {sig}: {'a crash' if sig == 11 else 'time or memory limit?'})", \
+            CRASHED
     if os.WIFEXITED(status) and os.WEXITSTATUS(status):
-        return f"the process ended (exit status {os.WEXITSTATUS(status)}) before answering"
-    return "the process ended before answering"
+        return f"the process ended (exit status {os.WEXITSTATUS(status)}) before answering", CRASHED
+    return "the process ended before answering", CRASHED
 
 
 def _kill_leftovers(pid: int, everything: bool) -> None:

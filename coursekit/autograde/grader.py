@@ -39,7 +39,8 @@ from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
 from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
                                             fingerprint, read_submission)
-from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks, runs_mismatch
+from coursekit.checks import (CRASHED, NO_ANSWER, NOT_COMPARABLE, OUT_OF_MEMORY, TIMED_OUT, TOO_LARGE, Arrays, Check,
+                              Verdict, fixture_case, load_checks, public_category, runs_mismatch)
 from coursekit.checks.library import builds_on, file_sets, package_sources, suspects_note, write_package
 from coursekit.checks.tester import render
 from coursekit.course import Course, CourseError
@@ -55,6 +56,23 @@ MAX_CHANNEL_BYTES = 64 << 20  # everything the harness may send back
 
 class GraderError(RuntimeError):
     """The grader itself failed: the submission is not scored rather than scored 0."""
+
+
+class Failure(str):
+    """Why a case has no answer: the full message (shown for the visible case), and ``category``,
+    the same without any value and held to the fixed vocabulary (all a hidden case shows)."""
+
+    category: str
+
+    def __new__(cls, message: str, category: object = NO_ANSWER) -> "Failure":
+        failure = super().__new__(cls, message)
+        failure.category = public_category(category)
+        return failure
+
+
+def is_hidden(case: str) -> bool:
+    """Whether a case (as :meth:`Grader._plan` names them) is a hidden one."""
+    return case.startswith("hidden")
 
 
 @dataclass
@@ -263,9 +281,9 @@ class Grader:
         for name, (case, inputs) in plan.items():
             answer = answers.get(f"{item.grade_id}.{name}")
             if isinstance(answer, str):
-                verdicts[name] = Verdict(False, answer)
+                verdicts[name] = Verdict(False, answer, getattr(answer, "category", NO_ANSWER))
             elif answer is None:
-                verdicts[name] = Verdict(False, failure or "no answer")
+                verdicts[name] = Verdict(False, failure or NO_ANSWER, getattr(failure, "category", NO_ANSWER))
             else:
                 verdicts[name] = _judge(check, answer, self._reference(check, name, case, inputs), inputs)
         visible_out = answers.get(f"{item.grade_id}.visible")
@@ -280,10 +298,14 @@ class Grader:
         failed = [n for n in graded if not verdicts[n].ok]
         if not failed:
             return ItemResult(item.grade_id, item.points, item.points, "all checks passed", shown, notes)
-        hidden = [n for n in graded if n != "visible"]
+        hidden = [n for n in graded if is_hidden(n)]
         name = failed[0]
-        where = "visible case" if name == "visible" else f"hidden case {hidden.index(name) + 1} of {len(hidden)}"
-        return ItemResult(item.grade_id, 0, item.points, f"{where}: {verdicts[name].message}", shown, notes)
+        if not is_hidden(name):
+            return ItemResult(item.grade_id, 0, item.points, f"visible case: {verdicts[name].message}", shown, notes)
+        # Which check failed and what kind of failure, in words that name no value: the message
+        # may hold the hidden inputs, the expected outputs or anything the student's code wrote.
+        where = f"hidden case {hidden.index(name) + 1} of {len(hidden)}"
+        return ItemResult(item.grade_id, 0, item.points, f"{where}: {verdicts[name].public}", shown, notes)
 
     # -- parts ------------------------------------------------------------------------
 
@@ -431,7 +453,7 @@ def _judge(check: Check, answer: Arrays, reference: Arrays, inputs: Arrays) -> V
     try:
         return check.verdict(answer, reference, inputs)
     except Exception as exc:  # noqa: BLE001
-        return Verdict(False, f"the answer could not be compared with the reference ({type(exc).__name__})")
+        return Verdict(False, f"{NOT_COMPARABLE} ({type(exc).__name__})", NOT_COMPARABLE)
 
 
 def harness_modules(modules: tuple[str, ...], package: str = "") -> tuple[str, ...]:
@@ -489,7 +511,8 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
     packages = harness_modules(tuple(modules), package)
     visible = package_paths(packages)
     limits = config.limits
-    job = {"items": {grade_id: {"cases": list(named), "libs": variants[grade_id],
+    job = {"items": {grade_id: {"cases": list(named), "hidden": [c for c in named if is_hidden(c)],
+                                "visible": [c for c in named if c == "visible"], "libs": variants[grade_id],
                                 "cell": cells.get(grade_id, ("", ""))[0], "where": cells.get(grade_id, ("", ""))[1]}
                      for grade_id, named in cases.items()},
            "package": package,
@@ -497,11 +520,16 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
            "own_pid_namespace": config.use_sandbox and sandbox.available(),
            "item_seconds": limits.wall_seconds, "answer_bytes": MAX_ANSWER_BYTES, "input_bytes": MAX_INPUT_BYTES}
     stdin = [protocol.encode(job)]
-    for grade_id, named in cases.items():
-        for name, arrays in named.items():
-            stdin.append(protocol.encode({"item": grade_id, "case": name}, arrays))
-    # Each item's worker has wall_seconds; the sandbox as a whole, every attempt's worth.
-    attempts = sum(len(v) for g, v in variants.items() if g in cases)
+    # Every public case first, then the hidden ones: the harness runs the public ones before it reads
+    # any hidden case, so no student code whose output is shown in full runs where one is in memory.
+    for hidden in (False, True):
+        for grade_id, named in cases.items():
+            for name, arrays in named.items():
+                if is_hidden(name) == hidden:
+                    stdin.append(protocol.encode({"item": grade_id, "case": name}, arrays))
+    # Each item's worker (one for its public cases, one for its hidden ones) has wall_seconds;
+    # the sandbox as a whole, every attempt's worth.
+    attempts = sum(len(v) * len({is_hidden(c) for c in cases[g]}) for g, v in variants.items() if g in cases)
     result = sandbox.run(
         [str(sandbox.python_executable()), "-I", "-S", "-B", str(harness / "child.py"), str(harness), str(work)],
         read_only=list(dict.fromkeys([harness, work, *sandbox.python_paths(), *visible])),
@@ -531,13 +559,13 @@ def _read_channel(data: bytes, plans: dict[str, dict]) -> tuple[dict, bool]:
                 if key in answers:
                     continue
                 if kind == "error":
-                    answers[key] = str(header.get("message", ""))[:2000]
+                    answers[key] = Failure(str(header.get("message", ""))[:2000], header.get("category"))
                     continue
                 # Checks compare float64; a frame may carry 1-byte numbers (uint8, bool), which
                 # become 8 times larger: the budgets hold for what is made, not what was sent.
                 size = sum(8 * a.size for a in arrays.values())
                 if size > MAX_ANSWER_BYTES or widened + size > MAX_CHANNEL_BYTES:
-                    answers[key] = "the result is larger than any answer can be"
+                    answers[key] = Failure("the result is larger than any answer can be", TOO_LARGE)
                     continue
                 widened += size
                 answers[key] = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
@@ -546,18 +574,20 @@ def _read_channel(data: bytes, plans: dict[str, dict]) -> tuple[dict, bool]:
     return answers, ready
 
 
-def _why_missing(result: sandbox.Result, limits: sandbox.Limits) -> str:
+def _why_missing(result: sandbox.Result, limits: sandbox.Limits) -> Failure:
     """Why a sandbox run left items unanswered (each worker reports its own item's reasons)."""
     if result.memory_exceeded:
-        return f"ran out of memory (the limit is {limits.memory_bytes >> 20} MB for all it runs)"
+        return Failure(f"ran out of memory (the limit is {limits.memory_bytes >> 20} MB for all it runs)",
+                       OUT_OF_MEMORY)
     if result.channel_overflow:
-        return "sent more data than any answer needs"
+        return Failure(TOO_LARGE, TOO_LARGE)
     if result.timed_out:
-        return "the sandbox ran out of time before this item was answered (an endless loop?)"
+        return Failure("the sandbox ran out of time before this item was answered (an endless loop?)", TIMED_OUT)
     if result.returncode and result.returncode > 128:
-        return (f"the grading harness was killed (signal {result.returncode - 128}) while this item ran: "
-                "by the item's own code, or a limit")
-    return f"the grading harness ended (exit status {result.returncode}) before answering this item"
+        return Failure(f"the grading harness was killed (signal {result.returncode - 128}) while this item ran: "
+                       "by the item's own code, or a limit", CRASHED)
+    return Failure(f"the grading harness ended (exit status {result.returncode}) before answering this item",
+                   CRASHED)
 
 
 def _released_cells(assignment: Assignment, release: Path) -> tuple[dict[str, dict[str, str]], dict[str, str]]:

@@ -28,13 +28,14 @@ imported only when a reference is computed.
 """
 from __future__ import annotations
 
+import builtins
 import importlib
 import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -47,8 +48,19 @@ ATOL = 1e-8
 
 @dataclass(frozen=True)
 class Verdict:
+    """A check's judgement.  ``message`` is the full diagnosis (values, shapes) for a case the
+    student can see; ``category`` the same failure named without any value (``"dW: wrong
+    values"``), which is all a hidden case may say.  A compare function that gives none
+    falls back to :data:`WRONG`."""
+
     ok: bool
     message: str
+    category: str = ""
+
+    @property
+    def public(self) -> str:
+        """What a hidden case may say about this verdict."""
+        return public_category(self.category, named=True)
 
 
 @dataclass(frozen=True)
@@ -103,25 +115,96 @@ def as_array(value: Any) -> np.ndarray:
 
 def compare_arrays(outputs: Mapping[str, Any], reference: Arrays, flat: frozenset[str] = frozenset(),
                    rtol: float = RTOL, atol: float = ATOL) -> Verdict:
-    """Every reference array must be matched in shape (or size, for ``flat`` names) and value."""
+    """Every reference array must be matched in shape (or size, for ``flat`` names) and value.
+
+    The category names the output (the check's own name for it) and what is wrong, never a value."""
     for name, want in reference.items():
         if name not in outputs:
-            return Verdict(False, f"{name}: missing from the results")
+            return Verdict(False, f"{name}: missing from the results", f"{name}: {MISSING}")
         try:
             got = as_array(outputs[name])
         except ValueError as exc:
-            return Verdict(False, f"{name}: {exc}")
+            return Verdict(False, f"{name}: {exc}", f"{name}: {NOT_NUMERIC}")
         want = np.asarray(want, dtype=np.float64)
         if name in flat:
             got, want = got.reshape(-1), want.reshape(-1)
         if got.shape != want.shape:
-            return Verdict(False, f"{name}: shape {got.shape}, expected {want.shape}")
+            return Verdict(False, f"{name}: shape {got.shape}, expected {want.shape}", f"{name}: {WRONG_SHAPE}")
         if not np.isfinite(got).all():
-            return Verdict(False, f"{name}: contains nan or inf")
+            return Verdict(False, f"{name}: contains nan or inf", f"{name}: {NOT_FINITE}")
         err = np.abs(got - want)
         if not (err <= atol + rtol * np.abs(want)).all():
-            return Verdict(False, f"{name}: values differ, max |difference| = {err.max():.3g}")
-    return Verdict(True, "matches the reference")
+            return Verdict(False, f"{name}: values differ, max |difference| = {err.max():.3g}",
+                           f"{name}: {WRONG_VALUES}")
+    return Verdict(True, "matches the reference", "passed")
+
+
+# --- what a hidden case may say ------------------------------------------------
+# A hidden case's failure is told in these words only: each is fixed text (or an output name of
+# the check's own, or a built-in exception's name), so no value of the case's inputs or of the
+# expected outputs -- and nothing the student's code wrote, which can embed them -- reaches the
+# student.  The visible case keeps its full message.
+
+WRONG = "wrong answer"
+MISSING = "missing from the results"
+NOT_NUMERIC = "not numeric"
+WRONG_SHAPE = "wrong shape"
+NOT_FINITE = "contains nan or inf"
+WRONG_VALUES = "wrong values"
+NOT_IMPLEMENTED = "not implemented yet"
+RAISED = "raised an exception"
+IMPORT_FAILED = "the code did not import (or run)"
+TIMED_OUT = "timed out (an endless loop?)"
+OUT_OF_MEMORY = "ran out of memory"
+CRASHED = "the process was killed or ended early"
+TOO_LARGE = "sent more data than any answer needs"
+TAMPERED = "answers were tampered with"
+NO_ANSWER = "no answer"
+NOT_COMPARABLE = "the answer could not be compared with the reference"
+NOT_RUN = "not run (the visible case has no answer)"
+CATEGORIES = frozenset({WRONG, MISSING, NOT_NUMERIC, WRONG_SHAPE, NOT_FINITE, WRONG_VALUES, NOT_IMPLEMENTED,
+                        RAISED, IMPORT_FAILED, TIMED_OUT, OUT_OF_MEMORY, CRASHED, TOO_LARGE, TAMPERED,
+                        NO_ANSWER, NOT_COMPARABLE, NOT_RUN, "passed"})
+# Exception classes Python itself defines: a student can name a class of their own after a value
+# (``type(f"E{n}", (Exception,), {})``), so only these names are ever repeated.
+BUILTIN_ERRORS = frozenset(name for name, value in vars(builtins).items()
+                           if isinstance(value, type) and issubclass(value, BaseException))
+
+
+def raised_category(exc_type: type) -> str:
+    """How a hidden case names an exception: its type if Python defines it, never its message."""
+    if issubclass(exc_type, NotImplementedError):
+        return NOT_IMPLEMENTED
+    name = getattr(exc_type, "__name__", "")
+    if name in BUILTIN_ERRORS and getattr(builtins, name) is exc_type:
+        return f"raised {name}"
+    return RAISED
+
+
+def public_category(category: object, named: bool = False) -> str:
+    """``category`` if it is one of the words above, else :data:`WRONG`: the one gate every hidden
+    case's reason passes, whoever made it (a compare function, the harness).
+
+    ``named``: the category was written by the check's own code, which may put an output's name
+    first (``"dW: wrong values"``); the harness's never do (student code runs where they are made)."""
+    if not isinstance(category, str):
+        return WRONG
+    head, sep, tail = category.partition(": ")
+    if named and sep and head.isidentifier() and len(head) <= 32 and public_category(tail) == tail:
+        return category
+    if category in CATEGORIES:
+        return category
+    if category.startswith("raised ") and category[len("raised "):] in BUILTIN_ERRORS:
+        return category
+    return WRONG
+    head, sep, tail = category.partition(": ")
+    if sep and head in set(outputs) and head.isidentifier():
+        return f"{head}: {public_category(tail)}"
+    if category in CATEGORIES:
+        return category
+    if category.startswith("raised ") and category[len("raised "):] in BUILTIN_ERRORS:
+        return category
+    return WRONG
 
 
 # --- what every checks module needs ------------------------------------------

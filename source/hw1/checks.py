@@ -47,21 +47,22 @@ def compare_linear_init(out: Arrays, x: Arrays) -> Verdict:
     try:
         W, b = as_array(out.get("W")), as_array(out.get("b"))
     except ValueError as exc:
-        return Verdict(False, f"W or b: {exc}")
+        return Verdict(False, f"W or b: {exc}", "not numeric")
     if W.shape != (d, h):
-        return Verdict(False, f"W: shape {W.shape}, expected {(d, h)} (inputs x outputs)")
+        return Verdict(False, f"W: shape {W.shape}, expected {(d, h)} (inputs x outputs)", "W: wrong shape")
     if b.size != h or np.any(b != 0):
-        return Verdict(False, f"b: expected {h} zeros, got shape {b.shape} with {np.count_nonzero(b)} non-zero")
+        return Verdict(False, f"b: expected {h} zeros, got shape {b.shape} with {np.count_nonzero(b)} non-zero",
+                       "b: wrong values")
     n = W.size
     mean, std = W.mean(), W.std()
     kurtosis = np.mean((W - mean) ** 4) / std**4 if std > 0 else 0.0
     # Bounds are ~10 standard errors wide: a correct init never fails them.
     if abs(mean) > 10 * 0.1 / np.sqrt(n):
-        return Verdict(False, f"W: mean {mean:.4f}, expected 0")
+        return Verdict(False, f"W: mean {mean:.4f}, expected 0", "W: wrong values")
     if abs(std - 0.1) > 10 * 0.1 / np.sqrt(2 * n):
-        return Verdict(False, f"W: standard deviation {std:.4f}, expected 0.1 (variance 0.01)")
+        return Verdict(False, f"W: standard deviation {std:.4f}, expected 0.1 (variance 0.01)", "W: wrong values")
     if abs(kurtosis - 3) > 10 * np.sqrt(24 / n):
-        return Verdict(False, f"W: kurtosis {kurtosis:.2f}, a normal distribution has 3")
+        return Verdict(False, f"W: kurtosis {kurtosis:.2f}, a normal distribution has 3", "W: wrong values")
     return Verdict(True, f"W: mean {mean:.4f}, std {std:.4f}, normal-shaped; b zeros")
 
 
