@@ -134,7 +134,10 @@ def write_csv(scores: Scores, assignment: Assignment, path: Path) -> Path:
 def score_table(scores: Scores, assignment: Assignment) -> str:
     """The per-student, per-item table the demo prints; "awaiting" marks a written answer
     not graded yet, and such a student's total reads "N+?/max"."""
-    width = max([len(s) for s in scores] + [7])
+    from coursekit.autograde.safefs import printable
+
+    shown = {s: printable(s) for s in scores}  # ids are folder names: no terminal escapes from them
+    width = max([len(s) for s in shown.values()] + [7])
     widths = [max(len(item.grade_id), 4, len("awaiting") if item.manual else 0) for item in assignment.items]
     head = f"{'student':<{width}} " + " ".join(f"{i.grade_id:>{w}}" for i, w in zip(assignment.items, widths)) \
         + "   total"
@@ -150,7 +153,7 @@ def score_table(scores: Scores, assignment: Assignment) -> str:
         scored, awaiting = totals(row, assignment)
         pending |= bool(awaiting)
         total = f"{scored:g}+?" if awaiting else f"{scored:g}"
-        lines.append(f"{student:<{width}} {' '.join(cells)}   {total}/{assignment.total_points}")
+        lines.append(f"{shown[student]:<{width}} {' '.join(cells)}   {total}/{assignment.total_points}")
     if pending:
         lines.append("")
         lines.append("awaiting: a written answer not graded yet (grade it in nbgrader's formgrader); "

@@ -375,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"seconds before grading gives up and says so (default: {DEADLINE_SECONDS})")
     args = parser.parse_args(argv)
     data = run(args.root, args.source or args.root / "source", deadline=args.deadline)
-    print(f"score {data['score']:g}: {data['output'][:300]}")
+    from coursekit.autograde.safefs import printable
+
+    print(f"score {data['score']:g}: {printable(data['output'], 300)}")  # the log: no student escapes
     return 0
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from coursekit import ipynb
 from coursekit.assignment import SHIPPED_CHECKS, Assignment, Item
-from coursekit.autograde import protocol, sandbox
+from coursekit.autograde import protocol, safefs, sandbox
 from coursekit.autograde.cases import Case, read_cases
 from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
                                             fingerprint, read_submission)
@@ -86,6 +86,14 @@ class SubmissionResult:
     # Written (manually graded) items: grade id -> "answered", "unanswered" (as released) or "missing".
     written: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Student text enters a result here (exception messages, names): made encodable once,
+        # so that results.json, the feedback page and the gradebook can always be written.
+        for item in self.items:
+            item.reason, item.visible, item.title = _text(item.reason), _text(item.visible), _text(item.title)
+            item.advice = [_text(a) for a in item.advice] if isinstance(item.advice, list) else item.advice
+        self.notes = [_text(n) for n in self.notes] if isinstance(self.notes, list) else self.notes
+
     @property
     def score(self) -> float:
         return sum(i.points for i in self.items)
@@ -96,6 +104,10 @@ class SubmissionResult:
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
         return cls(**{**data, "items": [ItemResult(**i) for i in data["items"]]})
+
+
+def _text(value: object) -> object:
+    return safefs.utf8_text(value) if isinstance(value, str) else value
 
 
 @dataclass

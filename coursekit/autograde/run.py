@@ -30,6 +30,8 @@ class RunSummary:
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already graded, submission unchanged
     failed: dict[str, str] = field(default_factory=dict)  # student -> why the grader could not grade
+    # Folders of submitted/ that cannot be a student (the student's doing, not the kit's): -> why.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None,
@@ -81,6 +83,13 @@ def _to_grade(course: Course, assignment: Assignment, students: list[str], force
     repairs a lost gradebook row) with what a grader has set by hand since."""
     todo = []
     for student in students:
+        if safefs.utf8_text(student) != student:
+            # A name with bytes that are not UTF-8 (nbgrader's exchange takes it from the student)
+            # can be no gradebook's student id: said once, and not the kit's failure.
+            summary.refused[student] = "its folder name is not UTF-8 text, so it cannot be a student id " \
+                                       "in the gradebook; rename the folder"
+            _say(f"{safefs.printable(student)}: not graded: {summary.refused[student]}")
+            continue
         try:
             previous = _unchanged(course, assignment, student, force)
         except Exception as exc:  # noqa: BLE001 - one submission never stops the others
@@ -134,8 +143,11 @@ def _unchanged(course: Course, assignment: Assignment, student: str, force: bool
 
 def _fail(summary: RunSummary, student: str, what: str, exc: BaseException, bar=None) -> None:
     """The kit could not finish this student: say so, and go on with the others."""
+    summary.failed[student] = f"{what}: {type(exc).__name__}: {exc}"
+    _say(f"{safefs.printable(student)}: {safefs.printable(summary.failed[student], 1000)}", bar)
+
+
+def _say(message: str, bar=None) -> None:
     from tqdm import tqdm
 
-    summary.failed[student] = f"{what}: {type(exc).__name__}: {exc}"
-    message = f"{safefs.printable(student)}: {safefs.printable(summary.failed[student], 1000)}"
     (bar or tqdm).write(message, file=sys.stderr)

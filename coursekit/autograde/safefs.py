@@ -85,6 +85,17 @@ def printable(name: str | bytes | os.PathLike, limit: int = MAX_SHOWN) -> str:
     return text
 
 
+def utf8_text(text: str) -> str:
+    """``text`` as valid Unicode that any writer can encode as UTF-8 (JSON, HTML, SQL text):
+    lone surrogates — which a student's exception message, or a name decoded with
+    surrogate escapes, can hold — become ``\\udcNN`` escapes.  Valid text comes back as it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def size_text(n: int) -> str:
     if n >= 1 << 20 and n % (1 << 20) == 0:
         return f"{n >> 20} MB"

@@ -21,16 +21,22 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
 from coursekit.checks.library import MAX_LIBRARY_FILE, source_problems
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # A notebook with outputs can be a few MB; larger is not read (nor copied for formgrader).
 MAX_NOTEBOOK_BYTES = 20 << 20
 # Written by `nbgrader submit` (timestamp, the secret its feedback is released under) or by
 # `course collect` and handin.py, not by the student.
 NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt", "handin.json"}
+TIMESTAMP = "timestamp.txt"
+TIMESTAMP_BYTES = 4096  # nbgrader's are 30 bytes
 
 KIT = Path(__file__).resolve().parent.parent
 # fingerprint(): files up to this size are hashed whole (more than any cap above,
@@ -100,7 +106,27 @@ def read_submission(assignment: Assignment, student: str, folder: Path, released
     if extra:
         shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
         sub.notes.append(f"extra files were ignored by the grader: {shown}")
+    unreadable_time = handin_time(folder)[1]
+    if unreadable_time:
+        sub.notes.append(unreadable_time)
     return sub
+
+
+def handin_time(folder: Path) -> tuple["datetime | None", str]:
+    """The hand-in time that ``timestamp.txt`` gives (aware UTC; None if there is none), and, if
+    the file is there but holds no time the kit can read, the note that says so (else "").
+
+    Through nbgrader's exchange the student writes this file: nothing in it may stop a result."""
+    from coursekit.collect import parse_timestamp
+
+    data = safefs.read_capped(folder, TIMESTAMP, TIMESTAMP_BYTES)
+    if isinstance(data, safefs.Problem):
+        return None, "" if data.kind in ("missing", "folder") else f"the hand-in time is unknown: {data.message}"
+    when = parse_timestamp(data.decode("utf-8", "replace"))
+    if when is None:
+        return None, (f"the hand-in time is unknown: {TIMESTAMP} holds no time that can be read "
+                      "(nbgrader writes one like 2025-01-10 12:00:00.000000 UTC)")
+    return when, ""
 
 
 def _read_text(folder: Path, rel: str) -> tuple[str, str | None]:
