@@ -37,6 +37,7 @@ from coursekit import ipynb
 from coursekit.assignment import SHIPPED_CHECKS, Assignment, Item
 from coursekit.autograde import protocol, safefs, sandbox
 from coursekit.autograde.cases import Case, read_cases
+from coursekit.autograde.inputs import run_digest
 from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
                                             fingerprint, read_submission)
 from coursekit.checks import Arrays, Check, Verdict, fixture_case, load_checks, runs_mismatch
@@ -147,10 +148,13 @@ class Grader:
     """Everything that is the same for every student, prepared once per worker."""
 
     def __init__(self, assignment: Assignment, course: Course, config: GraderConfig = GraderConfig(),
-                 references: dict[str, Arrays] | None = None):
+                 references: dict[str, Arrays] | None = None, digest: str | None = None):
         """``references``: what :meth:`references` returned in another process (a run computes
-        them once, so each worker needs no PyTorch and every submission meets the same ones)."""
+        them once, so each worker needs no PyTorch and every submission meets the same ones);
+        ``digest``: the run's ``inputs.run_digest``, likewise (computed here, first, without one)."""
         self.assignment, self.course, self.config = assignment, course, config
+        # Before any course file is read: one changed meanwhile is then a change at the next run.
+        self.digest = digest or run_digest(assignment, course, config)
         if config.require_sandbox and not (config.use_sandbox and sandbox.available()):
             raise sandbox.SandboxUnavailable(
                 "grading needs the bubblewrap sandbox (apt-get install bubblewrap); "
@@ -194,10 +198,11 @@ class Grader:
         files' text, the cells items run, and every problem found, as plain data."""
         start = time.monotonic()
         folder = self.course.folder("submitted", self.assignment.name, student)
+        # Before reading: a file changed meanwhile is then a change at the next run, never kept.
+        seen = fingerprint(folder, self.assignment, self.digest)
         sub = read_submission(self.assignment, student, folder, self.released_files)
         sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
-        return Handin(sub, self._written(folder), fingerprint(folder, grader_inputs(self.assignment, self.course)),
-                      time.monotonic() - start)
+        return Handin(sub, self._written(folder), seen, time.monotonic() - start)
 
     def run(self, handin: Handin) -> SubmissionResult:
         """Run the student's code in the sandbox and decide the points (needs no access to the folder)."""
@@ -431,11 +436,6 @@ def _name_suspects(items: list[ItemResult], files: dict[str, tuple[str, ...]]) -
             note = suspects_note(g for g in builds_on(files, result.grade_id) if g in failed)
             if note:
                 result.reason = f"{result.reason}; {note}"
-
-
-def grader_inputs(assignment: Assignment, course: Course) -> tuple[Path, ...]:
-    """The course files that decide grades besides the kit: a change to either regrades everyone."""
-    return (assignment.source, course.source_file(assignment.checks))
 
 
 def _judge(check: Check, answer: Arrays, reference: Arrays, inputs: Arrays) -> Verdict:
