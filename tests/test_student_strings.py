@@ -150,3 +150,21 @@ def test_timestamps_nbgrader_writes_still_read_as_before():
     assert parse_timestamp("2025-01-10 12:00:00 Europe/Berlin") == dt.datetime(2025, 1, 10, 11, tzinfo=utc)
     assert parse_timestamp("2025-01-10T12:00:00+02:00") == dt.datetime(2025, 1, 10, 10, tzinfo=utc)
     assert parse_timestamp("2025-01-10 12:00:00") == dt.datetime(2025, 1, 10, 12, tzinfo=utc)
+
+
+def test_the_formgrader_lists_an_assignment_with_a_bogus_timestamp(course_copy):
+    """nbgrader's own reading of submitted/<s>/<a>/timestamp.txt raised on a zone that is a path,
+    failing the formgrader's listing of the whole assignment; the kit's reads it as no time."""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    from coursekit.formgrader import install
+
+    install(Config())
+    for student, text in (("ok", "2026-01-01 12:00:00.000000 UTC"), ("bogus", BAD_TIMES["zone_path"])):
+        dest = copy_release(course_copy.folder("release", "hw1"), course_copy.folder("submitted", "hw1", student))
+        (dest / "timestamp.txt").write_text(text)
+    api = NbGraderAPI(coursedir=CourseDirectory(root=str(course_copy.root), db_url=course_copy.db_url))
+    assert api.get_submitted_timestamp("hw1", "bogus") is None
+    assert str(api.get_submitted_timestamp("hw1", "ok")) == "2026-01-01 12:00:00"

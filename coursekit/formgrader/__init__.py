@@ -16,6 +16,8 @@ is left as it is), and only for an assignment the course declares
 * **Generate** (an assignment) runs ``course release <a> --force``.
 * The submission page loads MathJax from the Jupyter server's own copy
   (jupyter-server-mathjax), so equations render offline.
+* The listing pages read a submission's ``timestamp.txt`` with the kit's parser, which
+  never raises: through the exchange a student writes that file.
 
 The listing views agree with the kit because ``course autograde`` writes what
 nbgrader's autograde writes there: the hand-in time on the submission and
@@ -41,7 +43,8 @@ def install(c) -> None:
     # nbgrader's formgrader sets its own template folder the same way; the kit's comes first.
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), handlers.template_path]
     for name, replacement in (("autograde", autograde), ("generate_feedback", generate_feedback),
-                              ("generate_assignment", generate_assignment)):
+                              ("generate_assignment", generate_assignment),
+                              ("get_submitted_timestamp", get_submitted_timestamp)):
         if name not in _ORIGINAL:
             _ORIGINAL[name] = getattr(NbGraderAPI, name)
             setattr(NbGraderAPI, name, replacement)
@@ -92,6 +95,18 @@ def generate_feedback(self, assignment_id, student_id=None, force=True):
         return _ORIGINAL["generate_feedback"](self, assignment_id, student_id, force=force)
     course, assignment = found
     return refresh(course, assignment, [student_id] if student_id is not None else course.students(assignment_id))
+
+
+def get_submitted_timestamp(self, assignment_id, student_id):
+    """The hand-in time the listing pages compare with the gradebook's, read as ``course autograde``
+    reads it: a ``timestamp.txt`` a student wrote through the exchange (a zone that is a path, a year
+    out of range) is no time, never an error that fails the pages of the whole assignment."""
+    found = _kit_course(self, assignment_id)
+    if found is None:
+        return _ORIGINAL["get_submitted_timestamp"](self, assignment_id, student_id)
+    from coursekit.autograde.record import submitted_timestamp
+
+    return submitted_timestamp(found[0], found[1], student_id)
 
 
 def refresh(course, assignment, students: list[str]) -> dict:
