@@ -337,8 +337,9 @@ def _upload_zip(upload: Path, scratch: Path, zip_name: str) -> Path:
     return out
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Not an Exception: the handlers that keep one bad input from stopping the grading (a
+    timestamp that cannot be read, a notebook that cannot be checked) must not swallow the deadline."""
 
 
 class _deadline:
