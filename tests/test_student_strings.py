@@ -122,6 +122,20 @@ def test_surrogates_escapes_odd_names_and_bogus_times_never_stop_a_result(course
     assert f"unchanged {len(expected)}, failed 0" in again.stdout
 
 
+@NEEDS_SANDBOX
+def test_on_a_dask_cluster_too(course_copy):
+    """--dask: the result crosses from the worker as a dict; the client records it."""
+    raiser = _reference(course_copy, "raiser")
+    _replace(raiser / ACTIVATION, TANH_FORWARD, RAISES + TANH_FORWARD)
+    (raiser / "timestamp.txt").write_text(BAD_TIMES["zone_path"])
+    proc = _autograde(course_copy, "--dask", "local")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    data = _outputs_written(course_copy, "raiser")
+    assert "ValueError: \\udc80 \\udcff" in next(t for t in data["tests"] if t["name"] == "tanh")["output"]
+    assert "the hand-in time is unknown" in data["output"]
+    assert sum(item_scores(course_copy.db_url, HW1)["raiser"].values()) == 33
+
+
 def test_a_result_with_lone_surrogates_is_written_as_valid_utf8(tmp_path):
     """The Dask path (a result crosses as a dict) and Gradescope's (results_json of a result)."""
     data = {"student": "s", "assignment": "hw1", "notes": ["note \udc80"], "fingerprint": "f",
