@@ -217,3 +217,22 @@ def test_the_cluster_workers_check_the_same_inputs(course):
     (course.folder("release", NAME) / "extra.txt").write_text("a file added to the release")
     seen.add(grader_digest(assignment, course))
     assert len(seen) == 4
+
+
+def test_a_notebook_rewritten_in_place_is_read_again(course):
+    """The parse memo (one student's notebooks parsed once per look) never outlives a look: a
+    notebook rewritten in place with its inode, size and mtime kept is read afresh next time (the
+    Dask client and Gradescope read hand-ins in one long-lived process)."""
+    from coursekit.autograde.grader import Grader
+
+    hand_in(course, STUDENT, cell=CORRECT_CELL)
+    grader = Grader(course.assignment(NAME), course, CONFIG)
+    assert grader.read(STUDENT).submission.cells[(NB, "slope_code")] == CORRECT_CELL
+    path = course.folder("submitted", NAME, STUDENT) / f"{NB}.ipynb"
+    st = path.stat()
+    with open(path, "r+b") as f:  # in place: same inode
+        data = f.read()
+        f.seek(data.index(b"3 * x ** 2"))
+        f.write(b"3 * x ** 3")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert "3 * x ** 3" in grader.read(STUDENT).submission.cells[(NB, "slope_code")]

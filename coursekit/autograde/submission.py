@@ -63,6 +63,9 @@ def cell_label(notebook: str, cell: str) -> str:
 
 def read_submission(assignment: Assignment, student: str, folder: Path, released: set[str]) -> Submission:
     """``released``: relative paths of every file the student was given (extra files are reported)."""
+    # A new look at the hand-in: nothing parsed before counts (a notebook rewritten in place can
+    # keep its inode, size and mtime, the parse memo's key).
+    _PARSED.clear()
     sub = Submission(student, folder)
     code_cells = sorted({(item.notebook, item.cell) for item in assignment.auto_items if item.cell})
     missing = safefs.folder_problem(folder)
