@@ -92,15 +92,17 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     from coursekit.autograde.grader import GraderConfig
     from coursekit.autograde.run import autograde
+    from coursekit.autograde.safefs import printable
 
     config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed)
     summary = autograde(assignment, course, jobs=args.jobs, students=args.student or None,
                         force=args.force, config=config, dask=dask)
     cmd_scores(args)
-    print(f"\ngraded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)}")
-    for student, why in summary.failed.items():
+    print(f"\ngraded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)}"
+          + (f", not graded {len(summary.refused)}" if summary.refused else ""))
+    for student, why in [*summary.failed.items(), *summary.refused.items()]:
         print(f"  {printable(student)}: {printable(why, LINE_LIMIT)}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    return 1 if summary.failed else 0  # only the kit's failures: a student's folder is theirs to fix
 
 
 def _dask_target(args: argparse.Namespace):

@@ -350,8 +350,9 @@ def _utf8(text: str) -> bool:
     return True
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Not an Exception: the handlers that keep one bad input from stopping the grading (a
+    timestamp that cannot be read, a notebook that cannot be checked) must not swallow the deadline."""
 
 
 class _deadline:
@@ -390,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     data = run(args.root, args.source or args.root / "source", deadline=args.deadline)
     from coursekit.autograde.safefs import printable
 
-    print(f"score {data['score']:g}: {printable(data['output'], 300)}")
+    print(f"score {data['score']:g}: {printable(data['output'], 300)}")  # the log: no student escapes
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import HW1
+from conftest import HW1, REPO
 
 LINEAR, LOSS, ACTIVATION = "mytorch/nn/linear.py", "mytorch/nn/loss.py", "mytorch/nn/activation.py"
 from coursekit.autograde import record, run, safefs
@@ -427,7 +427,9 @@ def test_the_fingerprint_sees_odd_entries(hand_in, cleanup):
     assert len(seen) == 6
 
 
-def test_a_huge_file_is_fingerprinted_by_its_ends_without_reading_it(hand_in):
+def test_a_huge_file_is_fingerprinted_without_reading_it(hand_in):
+    """Larger than any cap the grader reads with, so every reader refuses it unread: the fact that
+    it is larger is all the fingerprint holds of it (issue 17: no longer its ends, size and mtime)."""
     big = hand_in / "data.bin"
     replace_with_sparse(big)
     tracemalloc.start()
@@ -438,25 +440,26 @@ def test_a_huge_file_is_fingerprinted_by_its_ends_without_reading_it(hand_in):
     finally:
         tracemalloc.stop()
     assert time.monotonic() - start < 10 and peak < 50 << 20
-    st = big.stat()
-    with open(big, "r+b") as f:  # one byte near the end, mtime kept: still seen
+    with open(big, "r+b") as f:  # one byte near the end: nothing any reader would see
         f.seek(BIG - 10)
         f.write(b"x")
-    os.utime(big, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert fingerprint(hand_in) == before
+    replace_with_sparse(big, 1 << 20)  # small enough to be read: hashed whole
     assert fingerprint(hand_in) != before
 
 
 def test_the_fingerprint_includes_the_graders_own_sources(hand_in, monkeypatch, tmp_path):
-    from coursekit.autograde import submission
+    from coursekit.autograde import inputs
+    from coursekit.course import Course
 
-    kit = tmp_path / "kit"
-    shutil.copytree(submission.KIT / "autograde", kit / "autograde", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(submission.KIT / "checks", kit / "checks", ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(submission, "KIT", kit)
-    before = fingerprint(hand_in)
+    kit = tmp_path / "coursekit"
+    shutil.copytree(inputs.KIT, kit, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(inputs, "KIT", kit)
+    course = Course(REPO)
+    before = fingerprint(hand_in, HW1, inputs.grader_digest(HW1, course))
     with open(kit / "checks" / "__init__.py", "a") as f:
         f.write("\n# changed\n")
-    assert fingerprint(hand_in) != before
+    assert fingerprint(hand_in, HW1, inputs.grader_digest(HW1, course)) != before
 
 
 # -- safefs ------------------------------------------------------------------------------
@@ -525,26 +528,27 @@ def test_a_corrupt_previous_result_means_grade_again(course_copy):
 
 def test_one_student_the_kit_cannot_look_at_does_not_stop_the_run(course_copy, monkeypatch, capsys):
     """Both students are settled before any worker starts: one unchanged, one whose fingerprint fails."""
-    from coursekit.autograde.grader import GraderConfig, ItemResult, SubmissionResult, grader_inputs
+    from coursekit.autograde.grader import GraderConfig, ItemResult, SubmissionResult
+    from coursekit.autograde.inputs import run_digest
     from coursekit.feedback.report import write_outputs
 
     course = course_copy
-    inputs = grader_inputs(HW1, course)
+    config = GraderConfig(require_sandbox=False, use_sandbox=False)
+    inputs = run_digest(HW1, course, config)
     for student in ("bad", "good"):
         copy_release(course.folder("release", "hw1"), course.folder("submitted", "hw1", student))
         previous = SubmissionResult(student, "hw1", [ItemResult(i.grade_id, 0, i.points, "earlier")
                                                      for i in HW1.items],
-                                    [], fingerprint(course.folder("submitted", "hw1", student), inputs))
+                                    [], fingerprint(course.folder("submitted", "hw1", student), HW1, inputs))
         write_outputs(previous, course.folder("autograded", "hw1", student), course.folder("feedback", "hw1", student))
 
-    def failing(folder, grader_inputs=()):
+    def failing(folder, *args):
         if folder.parent.name == "bad":
             raise OSError("the disk went away")
-        return fingerprint(folder, grader_inputs)
+        return fingerprint(folder, *args)
 
     monkeypatch.setattr(run, "fingerprint", failing)
-    summary = run.autograde(HW1, course, students=["bad", "good"], progress=False,
-                            config=GraderConfig(require_sandbox=False, use_sandbox=False))
+    summary = run.autograde(HW1, course, students=["bad", "good"], progress=False, config=config)
     assert summary.skipped == ["good"] and summary.graded == []
     assert summary.failed == {"bad": "could not be checked for changes: OSError: the disk went away"}
     assert "bad: could not be checked for changes: OSError: the disk went away" in capsys.readouterr().err

@@ -35,8 +35,9 @@ import numpy as np
 
 from coursekit import ipynb
 from coursekit.assignment import SHIPPED_CHECKS, Assignment, Item
-from coursekit.autograde import protocol, sandbox
+from coursekit.autograde import protocol, safefs, sandbox
 from coursekit.autograde.cases import Case, read_cases
+from coursekit.autograde.inputs import run_digest
 from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
                                             fingerprint, read_submission)
 from coursekit.checks import (CRASHED, NO_ANSWER, NOT_COMPARABLE, OUT_OF_MEMORY, TIMED_OUT, TOO_LARGE, Arrays, Check,
@@ -104,6 +105,14 @@ class SubmissionResult:
     # Written (manually graded) items: grade id -> "answered", "unanswered" (as released) or "missing".
     written: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Student text enters a result here (exception messages, names): made encodable once,
+        # so that results.json, the feedback page and the gradebook can always be written.
+        for item in self.items:
+            item.reason, item.visible, item.title = _text(item.reason), _text(item.visible), _text(item.title)
+            item.advice = [_text(a) for a in item.advice] if isinstance(item.advice, list) else item.advice
+        self.notes = [_text(n) for n in self.notes] if isinstance(self.notes, list) else self.notes
+
     @property
     def score(self) -> float:
         return sum(i.points for i in self.items)
@@ -114,6 +123,10 @@ class SubmissionResult:
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
         return cls(**{**data, "items": [ItemResult(**i) for i in data["items"]]})
+
+
+def _text(value: object) -> object:
+    return safefs.utf8_text(value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -153,10 +166,13 @@ class Grader:
     """Everything that is the same for every student, prepared once per worker."""
 
     def __init__(self, assignment: Assignment, course: Course, config: GraderConfig = GraderConfig(),
-                 references: dict[str, Arrays] | None = None):
+                 references: dict[str, Arrays] | None = None, digest: str | None = None):
         """``references``: what :meth:`references` returned in another process (a run computes
-        them once, so each worker needs no PyTorch and every submission meets the same ones)."""
+        them once, so each worker needs no PyTorch and every submission meets the same ones);
+        ``digest``: the run's ``inputs.run_digest``, likewise (computed here, first, without one)."""
         self.assignment, self.course, self.config = assignment, course, config
+        # Before any course file is read: one changed meanwhile is then a change at the next run.
+        self.digest = digest or run_digest(assignment, course, config)
         if config.require_sandbox and not (config.use_sandbox and sandbox.available()):
             raise sandbox.SandboxUnavailable(
                 "grading needs the bubblewrap sandbox (apt-get install bubblewrap); "
@@ -200,10 +216,11 @@ class Grader:
         files' text, the cells items run, and every problem found, as plain data."""
         start = time.monotonic()
         folder = self.course.folder("submitted", self.assignment.name, student)
+        # Before reading: a file changed meanwhile is then a change at the next run, never kept.
+        seen = fingerprint(folder, self.assignment, self.digest)
         sub = read_submission(self.assignment, student, folder, self.released_files)
         sub.notes.extend(check_notebooks(self.assignment, folder, self.released_cells))
-        return Handin(sub, self._written(folder), fingerprint(folder, grader_inputs(self.assignment, self.course)),
-                      time.monotonic() - start)
+        return Handin(sub, self._written(folder), seen, time.monotonic() - start)
 
     def run(self, handin: Handin) -> SubmissionResult:
         """Run the student's code in the sandbox and decide the points (needs no access to the folder)."""
@@ -441,11 +458,6 @@ def _name_suspects(items: list[ItemResult], files: dict[str, tuple[str, ...]]) -
             note = suspects_note(g for g in builds_on(files, result.grade_id) if g in failed)
             if note:
                 result.reason = f"{result.reason}; {note}"
-
-
-def grader_inputs(assignment: Assignment, course: Course) -> tuple[Path, ...]:
-    """The course files that decide grades besides the kit: a change to either regrades everyone."""
-    return (assignment.source, course.source_file(assignment.checks))
 
 
 def _judge(check: Check, answer: Arrays, reference: Arrays, inputs: Arrays) -> Verdict:

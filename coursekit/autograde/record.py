@@ -15,7 +15,7 @@ from pathlib import Path
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
 from coursekit.autograde.grader import SubmissionResult
-from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES
+from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES, handin_time
 from coursekit.course import Course, CourseError
 from coursekit.feedback.report import refresh_outputs, write_atomic
 from coursekit.gradebook import ItemGrade, item_grade
@@ -159,16 +159,10 @@ def write_gradebook(course: Course, assignment: Assignment, result: SubmissionRe
 
 
 def submitted_timestamp(course: Course, assignment: Assignment, student: str):
-    """The hand-in time as nbgrader reads submitted/<student>/<assignment>/timestamp.txt (naive UTC), or None."""
-    from nbgrader.utils import parse_utc
-
-    data = safefs.read_capped(course.folder("submitted", assignment.name, student), "timestamp.txt", 1000)
-    if isinstance(data, safefs.Problem):
-        return None
-    try:
-        return parse_utc(data.decode("utf-8").strip())
-    except (ValueError, OverflowError, TypeError):
-        return None
+    """The hand-in time of submitted/<student>/<assignment>/timestamp.txt as nbgrader keeps it (naive UTC),
+    or None if there is none that can be read (the grader's notes say so)."""
+    when = handin_time(course.folder("submitted", assignment.name, student))[0]
+    return when.replace(tzinfo=None) if when is not None else None
 
 
 def course_id(assignment: Assignment) -> str:

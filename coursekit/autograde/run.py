@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Iterator
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs, worker
-from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult, grader_inputs
+from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult
+from coursekit.autograde.inputs import run_digest
 from coursekit.autograde.record import GradebookWriter, record
 from coursekit.autograde.submission import fingerprint
 from coursekit.course import Course
@@ -33,6 +34,8 @@ class RunSummary:
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # already graded, submission unchanged
     failed: dict[str, str] = field(default_factory=dict)  # student -> why the grader could not grade
+    # Folders of submitted/ that cannot be a student (the student's doing, not the kit's): -> why.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None,
@@ -52,10 +55,12 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
 
         dask = check_target(dask)  # a cluster the kit may not use is refused before anything starts
 
-    grader = Grader(assignment, course, config)  # fails fast (no release, bad source) before any worker starts
+    digest = run_digest(assignment, course, config)  # what the grader uses besides hand-ins: once per run
+    grader = Grader(assignment, course, config, digest=digest)  # fails fast (no release, bad source)
     summary = RunSummary()
     with GradebookWriter(course, assignment) as writer:  # CourseError if the assignment is not in it
-        todo = _to_grade(course, assignment, students or course.students(assignment.name), force, writer, summary)
+        todo = _to_grade(course, assignment, students or course.students(assignment.name), force, writer, summary,
+                         digest)
         if not todo:
             return summary
         jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
@@ -63,7 +68,7 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
                    file=sys.stderr, disable=not progress)
         references = grader.references()  # once, here: the workers then need no PyTorch
         if dask is None:
-            results = _pool(assignment, course, config, references, todo, jobs)
+            results = _pool(assignment, course, config, references, todo, jobs, digest)
         else:
             from coursekit.autograde.cluster import grade_on_cluster
 
@@ -85,13 +90,20 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
 
 
 def _to_grade(course: Course, assignment: Assignment, students: list[str], force: bool,
-              writer: GradebookWriter, summary: RunSummary) -> list[str]:
+              writer: GradebookWriter, summary: RunSummary, digest: str) -> list[str]:
     """The students to grade; the others' unchanged results are written again (cheap, and it
     repairs a lost gradebook row) with what a grader has set by hand since."""
     todo = []
     for student in students:
+        if safefs.utf8_text(student) != student:
+            # A name with bytes that are not UTF-8 (nbgrader's exchange takes it from the student)
+            # can be no gradebook's student id: said once, and not the kit's failure.
+            summary.refused[student] = "its folder name is not UTF-8 text, so it cannot be a student id " \
+                                       "in the gradebook; rename the folder"
+            _say(f"{safefs.printable(student)}: not graded: {summary.refused[student]}")
+            continue
         try:
-            previous = _unchanged(course, assignment, student, force)
+            previous = _unchanged(course, assignment, student, force, digest)
         except Exception as exc:  # noqa: BLE001 - one submission never stops the others
             _fail(summary, student, "could not be checked for changes", exc)
             continue
@@ -109,11 +121,11 @@ def _to_grade(course: Course, assignment: Assignment, students: list[str], force
 
 
 def _pool(assignment: Assignment, course: Course, config: GraderConfig, references: dict,
-          students: list[str], jobs: int) -> Iterator[tuple[str, SubmissionResult | BaseException]]:
+          students: list[str], jobs: int, digest: str) -> Iterator[tuple[str, SubmissionResult | BaseException]]:
     """Each student's result (or why there is none) as local worker processes finish them."""
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=worker.start,
-                             initargs=(assignment, course, config, references)) as pool:
+                             initargs=(assignment, course, config, references, digest)) as pool:
         futures = {pool.submit(worker.grade, student): student for student in students}
         for future in as_completed(futures):
             try:
@@ -122,10 +134,11 @@ def _pool(assignment: Assignment, course: Course, config: GraderConfig, referenc
                 yield futures[future], exc
 
 
-def _unchanged(course: Course, assignment: Assignment, student: str, force: bool) -> SubmissionResult | None:
-    """The student's previous result if it is from this very submission (and this grader);
-    None means: grade again.  A results.json that cannot be read or is not for
-    this assignment's items is as good as none."""
+def _unchanged(course: Course, assignment: Assignment, student: str, force: bool,
+               digest: str = "") -> SubmissionResult | None:
+    """The student's previous result if it is from this very submission and this very grader
+    (``digest``: the run's ``inputs.run_digest``); None means: grade again.  A results.json
+    that cannot be read or is not for this assignment's items is as good as none."""
     if force:
         return None
     try:
@@ -135,16 +148,18 @@ def _unchanged(course: Course, assignment: Assignment, student: str, force: bool
     if previous is None or [i.grade_id for i in previous.items] != [i.grade_id for i in assignment.auto_items] \
             or set(previous.written) != {i.grade_id for i in assignment.manual_items}:
         return None
-    if previous.fingerprint != fingerprint(course.folder("submitted", assignment.name, student),
-                                           grader_inputs(assignment, course)):
+    if previous.fingerprint != fingerprint(course.folder("submitted", assignment.name, student), assignment, digest):
         return None
     return previous
 
 
 def _fail(summary: RunSummary, student: str, what: str, exc: BaseException, bar=None) -> None:
     """The kit could not finish this student: say so, and go on with the others."""
+    summary.failed[student] = f"{what}: {type(exc).__name__}: {exc}"
+    _say(f"{safefs.printable(student)}: {safefs.printable(summary.failed[student], 1000)}", bar)
+
+
+def _say(message: str, bar=None) -> None:
     from tqdm import tqdm
 
-    summary.failed[student] = f"{what}: {type(exc).__name__}: {exc}"
-    message = f"{safefs.printable(student)}: {safefs.printable(summary.failed[student], 1000)}"
     (bar or tqdm).write(message, file=sys.stderr)

@@ -85,6 +85,17 @@ def printable(name: str | bytes | os.PathLike, limit: int = MAX_SHOWN) -> str:
     return text
 
 
+def utf8_text(text: str) -> str:
+    """``text`` as valid Unicode that any writer can encode as UTF-8 (JSON, HTML, SQL text):
+    lone surrogates — which a student's exception message, or a name decoded with
+    surrogate escapes, can hold — become ``\\udcNN`` escapes.  Valid text comes back as it is."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def size_text(n: int) -> str:
     if n >= 1 << 20 and n % (1 << 20) == 0:
         return f"{n >> 20} MB"
@@ -290,30 +301,23 @@ def read_fd(fd: int, limit: int) -> bytes:
     return bytes(buf)
 
 
-def digest_fd(fd: int, st: os.stat_result, *, full_up_to: int, edge: int = CHUNK) -> bytes:
-    """A digest of an open regular file that changes with its content.
-
-    Files of at most full_up_to bytes are hashed whole, read in chunks; a larger
-    one by its size, mtime and first and last ``edge`` bytes — so a sparse
-    100 GB file costs two reads."""
+def digest_fd(fd: int, st: os.stat_result, *, cap: int) -> bytes:
+    """A digest of an open regular file as a reader capped at ``cap`` bytes sees it: every byte of
+    a file of at most ``cap`` bytes (read in chunks), or only the fact that it is larger (a file
+    that grows past the cap while being read too) — a sparse 100 GB file costs nothing."""
     import hashlib
 
-    h = hashlib.sha256()
-    if st.st_size <= full_up_to:
-        h.update(b"whole\0")
-        left = full_up_to + 1
-        while left > 0:
-            chunk = os.read(fd, min(CHUNK, left))
-            if not chunk:
-                break
-            h.update(chunk)
-            left -= len(chunk)
-    else:
-        h.update(b"large\0%d\0%d\0" % (st.st_size, st.st_mtime_ns))
-        h.update(os.pread(fd, edge, 0))
-        h.update(b"\0")
-        h.update(os.pread(fd, edge, max(0, st.st_size - edge)))
-    return h.digest()
+    if st.st_size > cap:
+        return b"larger than the cap"
+    h = hashlib.sha256(b"whole\0")
+    left = cap + 1
+    while left > 0:
+        chunk = os.read(fd, min(CHUNK, left))
+        if not chunk:
+            break
+        h.update(chunk)
+        left -= len(chunk)
+    return b"larger than the cap" if left <= 0 else h.digest()
 
 
 # -- parts ----------------------------------------------------------------------------

@@ -22,12 +22,16 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
 from coursekit.checks.library import MAX_LIBRARY_FILE, source_problems
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # A notebook with outputs can be a few MB; larger is not read (nor copied for formgrader).
 MAX_NOTEBOOK_BYTES = 20 << 20
@@ -55,13 +59,13 @@ _NOT_STRUCTURE = bytes(sorted(set(range(256)) - {c[0] for c in _OBJECT_BYTES}))
 # Written by `nbgrader submit` (timestamp, the secret its feedback is released under) or by
 # `course collect` and handin.py, not by the student.
 NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt", "handin.json"}
+TIMESTAMP = "timestamp.txt"
+TIMESTAMP_BYTES = 4096  # nbgrader's are 30 bytes
 
-KIT = Path(__file__).resolve().parent.parent
-# fingerprint(): files up to this size are hashed whole (more than any cap above,
-# so every byte the grader reads is in the hash), up to this much in all; the
-# rest by name, size, mtime and their first and last MiB.
-FULL_HASH_FILE = 32 << 20
-FULL_HASH_TOTAL = 256 << 20
+# The most any reader of a hand-in file reads (library files, notebooks, timestamp.txt, the
+# exchange's secret): fingerprint() hashes each such file whole up to this, and a larger one as
+# only that fact, since every reader refuses it unread.
+READ_CAP = max(MAX_LIBRARY_FILE, MAX_NOTEBOOK_BYTES, TIMESTAMP_BYTES)
 
 
 @dataclass
@@ -83,6 +87,9 @@ def cell_label(notebook: str, cell: str) -> str:
 
 def read_submission(assignment: Assignment, student: str, folder: Path, released: set[str]) -> Submission:
     """``released``: relative paths of every file the student was given (extra files are reported)."""
+    # A new look at the hand-in: nothing parsed before counts (a notebook rewritten in place can
+    # keep its inode, size and mtime, the parse memo's key).
+    _PARSED.clear()
     sub = Submission(student, folder)
     code_cells = sorted({(item.notebook, item.cell) for item in assignment.auto_items if item.cell})
     missing = safefs.folder_problem(folder)
@@ -124,7 +131,27 @@ def read_submission(assignment: Assignment, student: str, folder: Path, released
     if extra:
         shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
         sub.notes.append(f"extra files were ignored by the grader: {shown}")
+    unreadable_time = handin_time(folder)[1]
+    if unreadable_time:
+        sub.notes.append(unreadable_time)
     return sub
+
+
+def handin_time(folder: Path) -> tuple["datetime | None", str]:
+    """The hand-in time that ``timestamp.txt`` gives (aware UTC; None if there is none), and, if
+    the file is there but holds no time the kit can read, the note that says so (else "").
+
+    Through nbgrader's exchange the student writes this file: nothing in it may stop a result."""
+    from coursekit.collect import parse_timestamp
+
+    data = safefs.read_capped(folder, TIMESTAMP, TIMESTAMP_BYTES)
+    if isinstance(data, safefs.Problem):
+        return None, "" if data.kind in ("missing", "folder") else f"the hand-in time is unknown: {data.message}"
+    when = parse_timestamp(data.decode("utf-8", "replace"))
+    if when is None:
+        return None, (f"the hand-in time is unknown: {TIMESTAMP} holds no time that can be read "
+                      "(nbgrader writes one like 2025-01-10 12:00:00.000000 UTC)")
+    return when, ""
 
 
 def _read_text(folder: Path, rel: str) -> tuple[str, str | None]:
@@ -336,46 +363,42 @@ def source_text(source: object) -> str | None:
 
 # -- fingerprint -----------------------------------------------------------------------
 
-def grading_code() -> list[Path]:
-    """The kit's sources that decide a grade: its check machinery and its grader."""
-    return sorted([*(KIT / "checks").glob("*.py"), *(KIT / "autograde").glob("*.py")])
+def read_files(assignment: Assignment) -> frozenset[str]:
+    """The hand-in's files whose bytes grading reads: the student files, the notebooks, and the
+    hand-in time and secret (the gradebook row and the exchange's feedback pages use them)."""
+    return frozenset([*assignment.student_files, *(f"{nb}.ipynb" for nb in assignment.notebooks),
+                      TIMESTAMP, "submission_secret.txt"])
 
 
-def fingerprint(folder: Path, grader_inputs: tuple[Path, ...] = ()) -> str:
-    """Changes whenever any handed-in file (or the grader's own inputs: its code, and
-    ``grader_inputs`` — the assignment's declaration and checks) changes.
+def fingerprint(folder: Path, assignment: Assignment | None = None, grader: str = "") -> str:
+    """Changes whenever anything grading uses of the hand-in changes: every byte of the files it
+    reads (:func:`read_files` of ``assignment``; every file without one), and the names and kinds
+    of all else in the folder (extra files are reported by name).  ``grader``: the run's digest
+    of the grader's own inputs (``inputs.run_digest``), which the fingerprint covers too.
 
     Never raises for anything the folder contains: it is looked at through
     ``safefs`` (no links followed, only regular files opened, at most
-    ``safefs.MAX_DEPTH`` levels and ``safefs.MAX_ENTRIES`` entries).  Files are
-    hashed whole up to FULL_HASH_FILE each and FULL_HASH_TOTAL in all —
-    beyond every cap the grader reads with — and larger ones by size, mtime
-    and their first and last MiB; what could not be looked at is hashed as
-    the sentence that says so."""
-    h = hashlib.sha256()
-    for src in grading_code():
-        h.update(src.read_bytes())
-    for src in grader_inputs:
-        h.update(src.read_bytes() if src.is_file() else b"missing")
+    ``safefs.MAX_DEPTH`` levels and ``safefs.MAX_ENTRIES`` entries).  A file is
+    hashed whole up to READ_CAP; a larger one, which every reader refuses
+    unread, as that fact (so a sparse 50 GB file costs nothing); what could
+    not be looked at is hashed as the sentence that says so."""
+    h = hashlib.sha256(b"grader\0" + grader.encode() + b"\0")
+    reads = read_files(assignment) if assignment is not None else None
     records: list[tuple[bytes, bytes]] = []
-    budget = FULL_HASH_TOTAL
 
     def on_file(entry: safefs.Entry, fd: int) -> None:
-        nonlocal budget
         if "__pycache__" in entry.parts:
             return
-        st = os.fstat(fd)
-        full_up_to = min(FULL_HASH_FILE, budget)
-        if st.st_size <= full_up_to:
-            budget -= st.st_size
-        records.append((entry.raw, b"file\0" + safefs.digest_fd(fd, st, full_up_to=full_up_to)))
+        if reads is None or entry.rel in reads:
+            records.append((entry.raw, b"file\0" + safefs.digest_fd(fd, os.fstat(fd), cap=READ_CAP)))
+        else:
+            records.append((entry.raw, b"file"))  # never read: only its name counts
 
     entries, problems = safefs.walk(folder, on_file=on_file)
     for entry in entries:
         if entry.kind == "file" or "__pycache__" in entry.parts:
             continue  # files: hashed by on_file (or not readable: then a problem says so)
-        detail = b"" if entry.kind == "dir" else b"%d\0%d" % (entry.size, entry.mtime_ns)
-        records.append((entry.raw, entry.kind.encode() + b"\0" + detail))
+        records.append((entry.raw, entry.kind.encode()))
     for raw, record in sorted(records):
         h.update(b"%d\0" % len(raw) + raw + b"%d\0" % len(record) + record)
     for problem in problems:

@@ -8,13 +8,11 @@ imports the gradebook's code: nbgrader's import alone takes seconds.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from coursekit.assignment import Assignment
 from coursekit.autograde.grader import Grader, GraderConfig, Handin, SubmissionResult
-from coursekit.autograde.submission import grading_code
+from coursekit.autograde.inputs import grader_digest  # what a worker checks its own copy with
 from coursekit.course import Course, CourseError
 
 # -- a local pool: the workers read the submitted folders themselves --------------------
@@ -22,10 +20,10 @@ from coursekit.course import Course, CourseError
 _POOL_GRADER: Grader | None = None
 
 
-def start(assignment: Assignment, course: Course, config: GraderConfig, references: dict) -> None:
-    """The pool's initializer."""
+def start(assignment: Assignment, course: Course, config: GraderConfig, references: dict, digest: str) -> None:
+    """The pool's initializer (``digest``: the run's ``inputs.run_digest``)."""
     global _POOL_GRADER
-    _POOL_GRADER = Grader(assignment, course, config, references)
+    _POOL_GRADER = Grader(assignment, course, config, references, digest)
 
 
 def grade(student: str) -> SubmissionResult:
@@ -57,23 +55,9 @@ def grade_handin(spec: GraderSpec, handin: Handin) -> dict:
         if here != spec.digest:
             import socket
 
-            raise CourseError(f"the course files on {socket.gethostname()} ({spec.course.repo}) or its kit "
-                              f"differ from those of the run: copy the course and install the same kit there")
+            raise CourseError(f"the course files on {socket.gethostname()} ({spec.course.repo}), its kit or its "
+                              f"Python packages differ from those of the run: copy the course and install the "
+                              f"same kit, Python and numpy there")
         _CLUSTER_GRADERS.clear()  # one grader per worker process: a new run's replaces the last
         _CLUSTER_GRADERS[key] = Grader(spec.assignment, spec.course, spec.config, spec.references)
     return _CLUSTER_GRADERS[key].run(handin).to_dict()
-
-
-def grader_digest(assignment: Assignment, course: Course) -> str:
-    """Changes with anything that decides a grade: the kit's grading code, the assignment's
-    declaration, checks, fixture and notebooks (its cases), and the library it stubs."""
-    h = hashlib.sha256()
-    source = course.repo / "source" / assignment.name
-    files = grading_code() + [
-        assignment.source, course.source_file(assignment.checks), course.source_file(assignment.fixture),
-        *(source / f"{name}.ipynb" for name in assignment.notebooks),
-        *(course.source_file(rel) for rel in assignment.student_files)]
-    for path in files:
-        h.update(str(Path(path).name).encode() + b"\0")
-        h.update(path.read_bytes() if path.is_file() else b"missing")
-    return h.hexdigest()

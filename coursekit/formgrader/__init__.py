@@ -19,6 +19,8 @@ is left as it is), and only for an assignment the course declares
 * What a student wrote is inert on that page: answers and outputs sanitised,
   script-bearing outputs dropped, a strict Content-Security-Policy on the
   page and on the files it serves (see :mod:`coursekit.formgrader.inert`).
+* The listing pages read a submission's ``timestamp.txt`` with the kit's parser, which
+  never raises: through the exchange a student writes that file.
 
 The listing views agree with the kit because ``course autograde`` writes what
 nbgrader's autograde writes there: the hand-in time on the submission and
@@ -49,7 +51,8 @@ def install(c) -> None:
     inert.configure(c)
     inert.patch_handlers(handlers)
     for name, replacement in (("autograde", autograde), ("generate_feedback", generate_feedback),
-                              ("generate_assignment", generate_assignment)):
+                              ("generate_assignment", generate_assignment),
+                              ("get_submitted_timestamp", get_submitted_timestamp)):
         if name not in _ORIGINAL:
             _ORIGINAL[name] = getattr(NbGraderAPI, name)
             setattr(NbGraderAPI, name, replacement)
@@ -100,6 +103,18 @@ def generate_feedback(self, assignment_id, student_id=None, force=True):
         return _ORIGINAL["generate_feedback"](self, assignment_id, student_id, force=force)
     course, assignment = found
     return refresh(course, assignment, [student_id] if student_id is not None else course.students(assignment_id))
+
+
+def get_submitted_timestamp(self, assignment_id, student_id):
+    """The hand-in time the listing pages compare with the gradebook's, read as ``course autograde``
+    reads it: a ``timestamp.txt`` a student wrote through the exchange (a zone that is a path, a year
+    out of range) is no time, never an error that fails the pages of the whole assignment."""
+    found = _kit_course(self, assignment_id)
+    if found is None:
+        return _ORIGINAL["get_submitted_timestamp"](self, assignment_id, student_id)
+    from coursekit.autograde.record import submitted_timestamp
+
+    return submitted_timestamp(found[0], found[1], student_id)
 
 
 def refresh(course, assignment, students: list[str]) -> dict:
