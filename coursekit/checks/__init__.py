@@ -35,7 +35,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -192,14 +192,6 @@ def public_category(category: object, named: bool = False) -> str:
     head, sep, tail = category.partition(": ")
     if named and sep and head.isidentifier() and len(head) <= 32 and public_category(tail) == tail:
         return category
-    if category in CATEGORIES:
-        return category
-    if category.startswith("raised ") and category[len("raised "):] in BUILTIN_ERRORS:
-        return category
-    return WRONG
-    head, sep, tail = category.partition(": ")
-    if sep and head in set(outputs) and head.isidentifier():
-        return f"{head}: {public_category(tail)}"
     if category in CATEGORIES:
         return category
     if category.startswith("raised ") and category[len("raised "):] in BUILTIN_ERRORS:
