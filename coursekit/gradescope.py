@@ -56,6 +56,7 @@ import zipfile
 from pathlib import Path
 
 from coursekit.assignment import DECLARATION, Assignment
+from coursekit.autograde.safefs import is_utf8, printable
 from coursekit.course import Course, CourseError
 
 KIT = Path(__file__).resolve().parent
@@ -65,7 +66,7 @@ HAND_GRADED = "Graded by hand from the hand-in PDF: 0 points here until a grader
 SANDBOX_MB = 384  # all student code of a submission may use (Gradescope's default container: 768 MB)
 DEADLINE_SECONDS = 540  # Gradescope's default limit is 10 minutes; a results.json must be written before it
 # What the grader imports besides the standard library and PyTorch (installed by coursekit.pytorch).
-RUNTIME_PACKAGES = ("numpy", "nbformat", "python-dateutil")
+RUNTIME_PACKAGES = ("numpy", "nbformat", "python-dateutil", "nh3")  # nh3: the feedback page's sanitiser
 GENERATED = ("__pycache__", ".ipynb_checkpoints")
 
 SETUP_SH = r"""#!/usr/bin/env bash
@@ -334,20 +335,10 @@ def _upload_zip(upload: Path, scratch: Path, zip_name: str) -> Path:
                     raise Refused(f"the upload holds more than {MAX_MEMBERS} files or "
                                   f"{MAX_TOTAL_BYTES >> 20} MB")
                 rel = path.relative_to(upload).as_posix()
-                if not _utf8(rel):  # a zip cannot name it; the student's to fix, not the grader's failure
-                    from coursekit.autograde.safefs import printable
-
+                if not is_utf8(rel):  # a zip cannot name it; the student's to fix, not the grader's failure
                     raise Refused(f"{printable(rel)}: its name is not UTF-8 text; rename it")
                 zf.write(path, rel)
     return out
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class _Timeout(BaseException):
@@ -389,8 +380,6 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"seconds before grading gives up and says so (default: {DEADLINE_SECONDS})")
     args = parser.parse_args(argv)
     data = run(args.root, args.source or args.root / "source", deadline=args.deadline)
-    from coursekit.autograde.safefs import printable
-
     print(f"score {data['score']:g}: {printable(data['output'], 300)}")  # the log: no student escapes
     return 0
 

@@ -153,7 +153,7 @@ def test_the_reference_library_file_a_stub_is_made_from(course):
 def test_the_graders_limits(course):
     """The run's own configuration (the limits Gradescope's zip or a caller sets), not the declaration."""
     hand_in(course, STUDENT, cell="import time\n\nimport numpy as np\n\n\n"
-                                  "def slope(x):\n    time.sleep(0.75)\n    return 3 * x ** 2\n")
+                                  "def slope(x):\n    time.sleep(1.5)\n    return 3 * x ** 2\n")
     roomy = replace(CONFIG, limits=replace(CONFIG.limits, wall_seconds=20, cpu_seconds=20))
     tight = replace(CONFIG, limits=replace(CONFIG.limits, wall_seconds=1, cpu_seconds=1))
     graded_then(course, lambda: None, tight, config_before=roomy,
