@@ -163,7 +163,7 @@ def extract(assignment: Assignment, folder: Path, student: str) -> HandIn:
                 continue
             source = source_text(cell.get("source", ""))
             where = f"{rel}, cell {k + 1}"
-            if source is None or _lone_surrogate(source):
+            if source is None or not safefs.is_utf8(source):
                 hand_in.problems.append(f"{who}: {where}: its source is not text; skipped")
             elif len(source) > MAX_LIBRARY_FILE:
                 hand_in.problems.append(f"{who}: {where}: larger than {safefs.size_text(MAX_LIBRARY_FILE)}; "
@@ -172,15 +172,6 @@ def extract(assignment: Assignment, folder: Path, student: str) -> HandIn:
                 add(where, source)
     hand_in.text = "".join(sections)
     return hand_in
-
-
-def _lone_surrogate(text: str) -> bool:
-    # JSON can spell a lone surrogate, which no file can hold as UTF-8.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 # -- running copydetect -----------------------------------------------------------------

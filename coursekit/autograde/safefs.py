@@ -85,15 +85,21 @@ def printable(name: str | bytes | os.PathLike, limit: int = MAX_SHOWN) -> str:
     return text
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8: no lone surrogates (which a name decoded with
+    surrogate escapes, or JSON's ``\\udc80``, can hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def utf8_text(text: str) -> str:
     """``text`` as valid Unicode that any writer can encode as UTF-8 (JSON, HTML, SQL text):
     lone surrogates — which a student's exception message, or a name decoded with
     surrogate escapes, can hold — become ``\\udcNN`` escapes.  Valid text comes back as it is."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    return text if is_utf8(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def size_text(n: int) -> str:
