@@ -1,0 +1,47 @@
+"""The test tiers: every test module has its areas in tests/conftest.py's table, every area is a
+registered marker, and a module missing from the table stops collection with one clear line."""
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import AREAS, REPO, pytest_collection_modifyitems
+
+# Being written on other branches (issue 17); their rows are ready so the merge needs no edit here.
+PENDING = {"test_hidden_hidden", "test_unchanged", "test_student_strings", "test_memory_bounds"}
+
+
+def test_the_table_names_every_test_module_and_nothing_else():
+    modules = {p.stem for p in (REPO / "tests").glob("test_*.py")}
+    assert sorted(modules - AREAS.keys()) == []
+    assert sorted(AREAS.keys() - modules - PENDING) == []
+
+
+def test_every_area_is_a_registered_marker():
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    registered = {m.split(":")[0] for m in config["tool"]["pytest"]["ini_options"]["markers"]}
+    used = {area for areas in AREAS.values() for area in areas}
+    assert sorted(used - registered) == []
+    assert {"slow", "classwide", "browser"} <= registered
+
+
+class _Item(SimpleNamespace):
+    def add_marker(self, name: str) -> None:
+        self.markers.append(name)
+
+
+def test_a_module_missing_from_the_table_stops_collection():
+    item = _Item(path=Path("tests/test_brand_new.py"), nodeid="tests/test_brand_new.py::test_x", markers=[])
+    with pytest.raises(pytest.UsageError, match="AREAS names no area for test_brand_new; add each module"):
+        pytest_collection_modifyitems(None, [item])
+
+
+def test_a_module_in_the_table_gets_its_areas_as_markers():
+    item = _Item(path=Path("tests/test_sandbox.py"), nodeid="tests/test_sandbox.py::test_x", markers=[])
+    pytest_collection_modifyitems(None, [item])
+    assert item.markers == list(AREAS["test_sandbox"])
+
+
+def test_this_session_has_the_markers(request):
+    assert request.node.get_closest_marker("tooling") is not None
