@@ -36,6 +36,7 @@ try:
 except ImportError as exc:
     import warnings
 
-    warnings.warn(f"coursekit.formgrader not importable ({exc}): the formgrader's buttons are nbgrader's own")
+    warnings.warn(f"coursekit.formgrader not importable ({exc}): the formgrader's buttons are nbgrader's own",
+                  stacklevel=1)
 else:
     install(c)

@@ -124,7 +124,8 @@ def test_forged_frames_for_its_own_case_lose_to_the_error(tmp_path):
 
 def test_a_case_that_raised_has_no_answer_whatever_came_before(tmp_path):
     source = "def first(x):\n    first.calls = getattr(first, 'calls', 0) + 1\n" \
-             "    if first.calls == 2:\n        raise ArithmeticError('second case')\n    return x + 1\n" + HONEST[HONEST.index("def second"):]
+             "    if first.calls == 2:\n        raise ArithmeticError('second case')\n    return x + 1\n" \
+             + HONEST[HONEST.index("def second"):]
     answers, _, _ = harness(tmp_path, {"v0": source})
     assert answers["first.visible"]["y"].tolist() == [2.0, 2.0, 2.0]
     assert answers["first.hidden0"].startswith("ArithmeticError: second case")
