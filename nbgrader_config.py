@@ -36,7 +36,6 @@ try:
 except ImportError as exc:
     import warnings
 
-    warnings.warn(f"coursekit.formgrader not importable ({exc}): the formgrader's buttons are nbgrader's own",
-                  stacklevel=1)
+    warnings.warn(f"coursekit.formgrader not importable ({exc}): the formgrader's buttons are nbgrader's own")
 else:
     install(c)

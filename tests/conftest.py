@@ -77,7 +77,7 @@ def fake_nbgrader(assignment, course) -> None:
 # A module missing here fails collection: the table cannot go stale.
 AREAS: dict[str, tuple[str, ...]] = {
     "test_adversarial": ("grading", "hostile", "security", "classwide"),
-    "test_autograde_plain": ("grading", "platforms"),
+    "test_autograde_plain": ("grading", "platforms", "classwide"),
     "test_cell_items": ("grading", "authoring", "sandbox"),
     "test_checks": ("checks", "mytorch"),
     "test_cluster": ("cluster", "grading", "classwide"),
@@ -94,7 +94,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_harness": ("sandbox", "hostile", "grading"),
     "test_hidden_hidden": ("grading",),
     "test_hw2_checks": ("checks", "course"),
-    "test_hw2_grading": ("grading", "course"),
+    "test_hw2_grading": ("grading", "course", "classwide"),
     "test_hw2_notebooks": ("course", "release"),
     "test_inert_browser": ("security", "formgrader", "browser"),
     "test_inert_views": ("security", "formgrader", "similarity"),
@@ -121,8 +121,19 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_validate": ("authoring",),
     "test_written": ("grading", "authoring"),
 }
-# Single tests that grade a class inside an otherwise quick module ("module::test" prefix).
-CLASSWIDE_TESTS: tuple[str, ...] = ()
+# Single tests that grade a class inside an otherwise quick module ("module::test" prefix); the rest
+# of the module stays in `make check`, so that every kit module is still imported there.
+CLASSWIDE_TESTS: tuple[str, ...] = (
+    "test_cluster_security.py::test_a_tls_cluster_grades_through_the_cli_options",
+    "test_grader.py::test_a_run_killed_half_way_resumes",
+    # these five share the fixture that runs Gradescope's run_autograder for every sample student
+    "test_gradescope.py::test_same_scores_as_course_autograde",
+    "test_gradescope.py::test_results_json_is_gradescope_shaped",
+    "test_gradescope.py::test_written_items_are_listed_at_zero_and_graded_by_hand",
+    "test_gradescope.py::test_hidden_cases_are_never_shown",
+    "test_gradescope.py::test_fits_gradescope_default_container",
+    "test_postgres.py::test_autograde_into_postgresql",
+)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
