@@ -87,7 +87,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_csv_safe": ("security", "grading"),
     "test_datasets": ("course",),
     "test_exchange": ("platforms",),
-    "test_formgrader": ("formgrader", "platforms"),
+    "test_formgrader": ("formgrader", "platforms", "classwide"),  # grades the samples, then a Jupyter server
     "test_grader": ("grading",),
     "test_gradescope": ("platforms", "grading"),
     "test_handin": ("handin",),
@@ -124,7 +124,14 @@ AREAS: dict[str, tuple[str, ...]] = {
 # Single tests that grade a class inside an otherwise quick module ("module::test" prefix); the rest
 # of the module stays in `make check`, so that every kit module is still imported there.
 CLASSWIDE_TESTS: tuple[str, ...] = (
+    # the sample class graded on a real Dask cluster (local_run, tls_cluster); the option checks stay
+    "test_cluster_security.py::test_a_local_user_without_credentials_runs_no_code_on_the_local_cluster",
+    "test_cluster_security.py::test_credentials_of_another_cluster_are_refused",
+    "test_cluster_security.py::test_the_local_cluster_listens_on_loopback_and_tls_only",
+    "test_cluster_security.py::test_the_local_cluster_serves_no_http_pages",
+    "test_cluster_security.py::test_the_kits_own_credentials_grade",
     "test_cluster_security.py::test_a_tls_cluster_grades_through_the_cli_options",
+    "test_cluster_security.py::test_a_tls_cluster_takes_the_credentials_from_dask_config",
     "test_grader.py::test_a_run_killed_half_way_resumes",
     # these five share the fixture that runs Gradescope's run_autograder for every sample student
     "test_gradescope.py::test_same_scores_as_course_autograde",
@@ -163,9 +170,9 @@ def untouched_kit_modules() -> list[str]:
 def pytest_sessionfinish(session, exitstatus) -> None:
     # Why in-process: the fast tier must still reach every kit module; a module no selected test
     # imports is one whose breakage only `make test` would see.
-    if session.config.getoption("--kit-touched") and exitstatus == 0:
+    if session.config.getoption("--kit-touched"):
         untouched = untouched_kit_modules()
         if untouched:
             session.config.get_terminal_writer().line(
                 f"--kit-touched: no selected test imported {', '.join(untouched)}", red=True)
-            session.exitstatus = 1
+            session.exitstatus = session.exitstatus or 1
