@@ -1,5 +1,6 @@
 """The test tiers: every test module has its areas in tests/conftest.py's table, every area is a
 registered marker, and a module missing from the table stops collection with one clear line."""
+import importlib
 import tomllib
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,3 +53,18 @@ def test_every_single_classwide_test_exists():
     for entry in CLASSWIDE_TESTS:
         module, name = entry.split("::")
         assert f"\ndef {name}(" in (REPO / "tests" / module).read_text(), entry
+
+
+# Kit modules the fast tier runs only in another process, so `make check --kit-touched` would not see
+# them imported: importing them here catches an import that breaks (a moved module, a loop).
+RUN_ELSEWHERE = {
+    "coursekit.autograde.child": "copied into the sandbox and run as a script (test_harness, test_sandbox)",
+    "coursekit.checks.predict": "`python -m` in the student's folder (test_student_view's predictions)",
+    "coursekit.handin.predict": "inside handin.py's process (test_handin, test_student_view's kernels)",
+    "coursekit.demo": "`course demo` / `make demo` only: no test runs it",
+}
+
+
+@pytest.mark.parametrize("module", sorted(RUN_ELSEWHERE))
+def test_kit_modules_run_in_other_processes_import(module):
+    importlib.import_module(module)
