@@ -1,11 +1,11 @@
-# The two commands of the README: `make demo` and `make test`.
+# The two commands of the README: `make demo` and `make test`; `make check` and `make lint` while working.
 # Each creates .venv on first use, so either works on a fresh clone.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test check lint bench clean
 
 # PyTorch first, pinned and CPU-only (PyPI's Linux build is CUDA's, several GB):
 # coursekit/pytorch.py (standard library only, so it runs before the kit is
@@ -26,6 +26,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The fast tier: no slow, class-wide or browser tests (markers: pyproject.toml, areas: tests/conftest.py);
+# --kit-touched fails it if no selected test imported some module under coursekit/.
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not classwide and not browser" --kit-touched
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/train_bench.py

@@ -39,9 +39,9 @@ GOAL_SECONDS = 300
 
 def build_class(base, root: Path, n: int) -> tuple:
     """A copy of the released course ``base`` with ``n`` submissions; student -> expected total."""
-    from hostile import HOSTILE, build
-
     from coursekit.course import Course
+
+    from hostile import HOSTILE, build
 
     shutil.copytree(base.root, root, symlinks=True, ignore=shutil.ignore_patterns("submitted"))
     course = Course(root)

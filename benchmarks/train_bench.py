@@ -92,7 +92,7 @@ def main() -> None:
             model.backward(loss_fn.backward())
             opt.step()
 
-    def torch_epoch_fn(dtype: "torch.dtype"):
+    def torch_epoch_fn(dtype: torch.dtype):
         net = torch_twin(model, str(dtype).removeprefix("torch."))
         t_opt = torch.optim.SGD(net.parameters(), lr=args.lr)
         t_loss = torch.nn.CrossEntropyLoss()

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,8 @@ def plot_gelu_softmax(mytorch: Any = None):
     panels = [
         (axes[0], [("gelu", None, "GELU(z)", "C0"), ("dgelu", None, "dGELU/dz", "C1")], "GELU and its derivative"),
         (axes[1], [("soft", 0, "$a_1$", "C0"), ("soft", 1, "$a_2$", "C1")], "softmax of logits $(z, 0)$"),
-        (axes[2], [("jrow", 0, r"$\partial a_1/\partial z_1$", "C0"), ("jrow", 1, r"$\partial a_1/\partial z_2$", "C1")],
+        (axes[2], [("jrow", 0, r"$\partial a_1/\partial z_1$", "C0"),
+                   ("jrow", 1, r"$\partial a_1/\partial z_2$", "C1")],
          "softmax Jacobian, first row"),
     ]
     for ax, curves, title in panels:
@@ -208,7 +210,7 @@ def plot_batchnorm(mytorch: Any = None, seed: int = 0, batches: int = 40, batch_
         bn = None
     if bn is not None:
         for Z in data:
-            if _try("BatchNorm1d.forward (training)", lambda: bn.forward(Z.copy()), notes) is None:
+            if _try("BatchNorm1d.forward (training)", lambda: bn.forward(Z.copy()), notes) is None:  # noqa: B023
                 break
             got_M.append(np.asarray(bn.running_M, dtype=np.float64).reshape(-1))
             got_V.append(np.asarray(bn.running_V, dtype=np.float64).reshape(-1))
@@ -257,7 +259,8 @@ def plot_batchnorm(mytorch: Any = None, seed: int = 0, batches: int = 40, batch_
 
     _report(notes)
     if len(got_M) == batches:
-        print(f"running statistics vs the formula, max |difference|: running_M {np.abs(np.array(got_M) - want_M).max():.1e}, "
+        print("running statistics vs the formula, max |difference|: "
+              f"running_M {np.abs(np.array(got_M) - want_M).max():.1e}, "
               f"running_V {np.abs(np.array(got_V) - want_V).max():.1e}")
     return fig
 
@@ -329,7 +332,7 @@ def plot_optimizer_paths(mytorch: Any = None, steps: int = 60):
     for k, (label, name, settings, torch_name) in enumerate(OPTIMISERS):
         ref = _path_torch(torch_name, settings, steps)
         mine = None if mt is None else _try(f"{name}({', '.join(f'{k}={v}' for k, v in settings.items())})",
-                                            lambda: _path_mytorch(mt, name, settings, steps), notes)
+                                            lambda: _path_mytorch(mt, name, settings, steps), notes)  # noqa: B023
         color = f"C{k}"
         if mine is not None:
             ax.plot(mine[:, 0], mine[:, 1], color=color, marker="o", ms=3, label=f"MyTorch {label}", **MYTORCH)

@@ -21,13 +21,18 @@ from __future__ import annotations
 import importlib
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from coursekit.datasets import Dataset, load_dataset
+
+if TYPE_CHECKING:  # annotations only: torch and matplotlib are imported where they are used
+    import matplotlib.figure
+    import torch
 
 FRAMEWORKS = ("mytorch", "pytorch")
 LABELS = {"mytorch": "MyTorch", "pytorch": "PyTorch"}
@@ -58,7 +63,7 @@ def one_hot(y: np.ndarray, num_classes: int) -> np.ndarray:
     return np.eye(num_classes)[y]
 
 
-def torch_twin(model: Any, dtype: str = "float64") -> "torch.nn.Sequential":
+def torch_twin(model: Any, dtype: str = "float64") -> torch.nn.Sequential:
     """A ``torch.nn.Sequential`` computing what the MyTorch MLP ``model`` computes, with its current weights.
 
     ``model`` has ``layers`` (Linear, ``W`` (in, out), ``b`` (out,) or (1, out))
@@ -428,7 +433,7 @@ def summary(history: History) -> str:
     return "\n".join(lines)
 
 
-def plot_history(history: History, title: str | None = None) -> "matplotlib.figure.Figure":
+def plot_history(history: History, title: str | None = None) -> matplotlib.figure.Figure:
     """Learning curves, MyTorch and PyTorch on the same axes: loss, and test accuracy if recorded."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator

@@ -69,3 +69,110 @@ def fake_nbgrader(assignment, course) -> None:
             if cell.metadata.get("nbgrader", {}).get("solution") and cell.cell_type == "markdown":
                 cell.source = "YOUR ANSWER HERE"
         nbformat.write(nb, path)
+
+
+# Every test module's areas, in one table (markers registered in pyproject.toml), so that
+# `pytest -m sandbox` runs what covers the sandbox and `make check` can leave out the slow tiers.
+# `classwide`: grades a whole class or many sandboxed hand-ins (minutes); `browser`: Playwright.
+# A module missing here fails collection: the table cannot go stale.
+AREAS: dict[str, tuple[str, ...]] = {
+    "test_adversarial": ("grading", "hostile", "security", "classwide"),
+    "test_autograde_plain": ("grading", "platforms", "classwide"),
+    "test_cell_items": ("grading", "authoring", "sandbox"),
+    "test_checks": ("checks", "mytorch"),
+    "test_cluster": ("cluster", "grading", "classwide"),
+    "test_cluster_security": ("cluster", "security"),
+    "test_collect": ("collect",),
+    "test_collect_hostile": ("collect", "hostile", "security"),
+    "test_csv_safe": ("security", "grading"),
+    "test_datasets": ("course",),
+    "test_exchange": ("platforms",),
+    "test_formgrader": ("formgrader", "platforms", "classwide"),  # grades the samples, then a Jupyter server
+    "test_grader": ("grading",),
+    "test_gradescope": ("platforms", "grading"),
+    "test_handin": ("handin",),
+    "test_harness": ("sandbox", "hostile", "grading"),
+    "test_hidden_hidden": ("grading",),
+    "test_hw2_checks": ("checks", "course"),
+    "test_hw2_grading": ("grading", "course", "classwide"),
+    "test_hw2_notebooks": ("course", "release"),
+    "test_inert_browser": ("security", "formgrader", "browser"),
+    "test_inert_views": ("security", "formgrader", "similarity"),
+    "test_kit_is_generic": ("authoring",),
+    "test_library_growth": ("authoring", "release"),
+    "test_memory_bounds": ("grading", "hostile"),
+    "test_mytorch": ("mytorch",),
+    "test_mytorch_hw2": ("mytorch", "course"),
+    "test_new_assignment": ("authoring", "release", "grading"),
+    "test_postgres": ("platforms", "grading"),
+    "test_protocol": ("sandbox", "hostile"),
+    "test_pytorch": ("platforms",),
+    "test_release_notebooks": ("release",),
+    "test_release_stub": ("release",),
+    "test_samples": ("checks", "grading"),
+    "test_sandbox": ("sandbox", "hostile", "security"),
+    "test_similarity": ("similarity",),
+    "test_student_strings": ("grading",),
+    "test_student_view": ("grading", "checks"),
+    "test_submission_input": ("grading", "hostile", "security"),
+    "test_tiers": ("tooling",),
+    "test_training": ("course", "mytorch"),
+    "test_unchanged": ("grading",),
+    "test_validate": ("authoring",),
+    "test_written": ("grading", "authoring"),
+}
+# Single tests that grade a class inside an otherwise quick module ("module::test" prefix); the rest
+# of the module stays in `make check`, so that every kit module is still imported there.
+CLASSWIDE_TESTS: tuple[str, ...] = (
+    # the sample class graded on a real Dask cluster (local_run, tls_cluster); the option checks stay
+    "test_cluster_security.py::test_a_local_user_without_credentials_runs_no_code_on_the_local_cluster",
+    "test_cluster_security.py::test_credentials_of_another_cluster_are_refused",
+    "test_cluster_security.py::test_the_local_cluster_listens_on_loopback_and_tls_only",
+    "test_cluster_security.py::test_the_local_cluster_serves_no_http_pages",
+    "test_cluster_security.py::test_the_kits_own_credentials_grade",
+    "test_cluster_security.py::test_a_tls_cluster_grades_through_the_cli_options",
+    "test_cluster_security.py::test_a_tls_cluster_takes_the_credentials_from_dask_config",
+    "test_grader.py::test_a_run_killed_half_way_resumes",
+    # these five share the fixture that runs Gradescope's run_autograder for every sample student
+    "test_gradescope.py::test_same_scores_as_course_autograde",
+    "test_gradescope.py::test_results_json_is_gradescope_shaped",
+    "test_gradescope.py::test_written_items_are_listed_at_zero_and_graded_by_hand",
+    "test_gradescope.py::test_hidden_cases_are_never_shown",
+    "test_gradescope.py::test_fits_gradescope_default_container",
+    "test_postgres.py::test_autograde_into_postgresql",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    missing = sorted({item.path.stem for item in items if item.path.stem not in AREAS})
+    if missing:
+        raise pytest.UsageError(
+            f"tests/conftest.py: AREAS names no area for {', '.join(missing)}; "
+            "add each module there with its areas (markers listed in pyproject.toml)")
+    for item in items:
+        for area in AREAS[item.path.stem]:
+            item.add_marker(area)
+        if item.nodeid.split("/")[-1].startswith(CLASSWIDE_TESTS):
+            item.add_marker("classwide")
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--kit-touched", action="store_true",
+                     help="fail unless the tests run imported every module under coursekit/ (make check)")
+
+
+def untouched_kit_modules() -> list[str]:
+    """Modules under coursekit/ that this pytest process has not imported."""
+    names = (".".join(p.relative_to(REPO).with_suffix("").parts) for p in (REPO / "coursekit").rglob("*.py"))
+    return sorted(n.removesuffix(".__init__") for n in names if n.removesuffix(".__init__") not in sys.modules)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    # Why in-process: the fast tier must still reach every kit module; a module no selected test
+    # imports is one whose breakage only `make test` would see.
+    if session.config.getoption("--kit-touched"):
+        untouched = untouched_kit_modules()
+        if untouched:
+            session.config.get_terminal_writer().line(
+                f"--kit-touched: no selected test imported {', '.join(untouched)}", red=True)
+            session.exitstatus = session.exitstatus or 1

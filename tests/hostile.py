@@ -12,9 +12,9 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from conftest import HW1
 
@@ -299,7 +299,8 @@ HOSTILE: tuple[Hostile, ...] = (
                      "        import os\n        [os.fork() for _ in range(50)]\n        for layer in self.layers:"),
             frozenset({"sgd_step"}), "SGD.step forks a flood of processes"),
     Hostile("huge_output", "reference",
-            _replace(ACT, "        return np.maximum(H, 0)", "        print('x' * 50_000_000)\n        return np.maximum(H, 0)"),
+            _replace(ACT, "        return np.maximum(H, 0)",
+                     "        print('x' * 50_000_000)\n        return np.maximum(H, 0)"),
             frozenset(), "ReLU.forward prints 50 MB, then answers correctly (printing is not wrong)"),
     # -- plain mistakes
     Hostile("syntax_error", "reference", _append(LOSS, "def broken(:\n    pass"), frozenset(LOSS_ITEMS),
@@ -344,7 +345,8 @@ HOSTILE: tuple[Hostile, ...] = (
                      _indent(EVADE + f"for p in {HOST_SOCKETS!r}:\n"
                              "    try:\n        s = _socket.socket(_socket.AF_UNIX)\n        s.connect(p)\n"
                              "        s.sendall(b'pwned')\n    except OSError:\n        pass\n"
-                             "for p in ('/run', '/var/run', '/var/tmp', '/home', '/etc/passwd', '/root/.bashrc', '/root/.cache', "
+                             "for p in ('/run', '/var/run', '/var/tmp', '/home', '/etc/passwd', '/root/.bashrc', "
+                             "'/root/.cache', "
                              "'{REPO}/mytorch', '{REPO}/source', '{REPO}/gradebook.db'):\n"
                              "    if _os.path.exists(p):\n        raise RuntimeError('the host shows: ' + p)")
                      + "\n        return self.A * (1 - self.A)"),
@@ -370,7 +372,8 @@ HOSTILE: tuple[Hostile, ...] = (
             _replace(ACT, "        return self.A * (1 - self.A)",
                      _indent(EVADE + "home = _os.getcwd()\nbase = f'{home}/t{len(_os.listdir(home))}'\n"
                              "_os.mkdir(base)\n_os.chdir(base)\nfor _ in range(3000):\n    _os.mkdir('d')\n"
-                             "    _os.chdir('d')\n_os.chmod('.', 0)\n_os.chdir(home)") + "\n        return self.A * (1 - self.A)"),
+                             "    _os.chdir('d')\n_os.chmod('.', 0)\n_os.chdir(home)")
+                     + "\n        return self.A * (1 - self.A)"),
             frozenset(), "Sigmoid.backward leaves a 3000-deep directory tree in scratch, then answers"),
     # -- hand-ins built to stop the grader's own process
     Hostile("undecodable_file_names", "reference",

@@ -13,16 +13,16 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import copy_course
-from hostile import HOSTILE, SOCKET, build
 
-from conftest import HW1
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import GraderConfig
 from coursekit.autograde.run import autograde
 from coursekit.feedback.report import read_result
 from coursekit.gradebook import item_scores
 from coursekit.samples import make_samples
+
+from conftest import HW1, copy_course
+from hostile import HOSTILE, SOCKET, build
 
 if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)

@@ -4,12 +4,12 @@ Expected scores come from the spec's points table: a bug costs exactly the
 items whose code it is in.
 """
 import pytest
-from conftest import copy_course
 
-from conftest import HW1
 from coursekit.autograde.plain import autograde
 from coursekit.gradebook import item_scores
 from coursekit.samples import break_file, copy_release, hand_in_reference, make_samples
+
+from conftest import HW1, copy_course
 
 POINTS = {item.grade_id: item.points for item in HW1.items}
 
@@ -22,7 +22,8 @@ def expected(lost: set[str]) -> float:
 def graded(released_course, tmp_path_factory):
     course = copy_course(released_course, tmp_path_factory.mktemp("plain") / "course")
     make_samples(HW1, course)
-    # (the typical-bugs sample is graded by the sandboxed grader's tests) A student whose Linear.backward forgets the bias gradient's sum.
+    # (the typical-bugs sample is graded by the sandboxed grader's tests)
+    # A student whose Linear.backward forgets the bias gradient's sum.
     dest = copy_release(course.folder("release", "hw1"), course.folder("submitted", "hw1", "nobias"))
     hand_in_reference(HW1, course.repo, dest)
     break_file(dest, "mytorch/nn/linear.py", "self.dLdb = dLdO.sum(axis=0)", "self.dLdb = dLdO[0]")

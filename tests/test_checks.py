@@ -3,10 +3,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import HW1, REPO
 
 import mytorch
 from coursekit.checks import SHIPPED, compare_arrays, fixture_case, load_module
+
+from conftest import HW1, REPO
 
 # What a release ships as coursekit/checks/assignment.py, where the tester helpers look.
 CHECKS = load_module(REPO / HW1.checks)

@@ -63,7 +63,8 @@ def tiny_fashion(folder: Path, n_train: int = 12, n_test: int = 5, seed: int = 0
 @pytest.mark.parametrize("suffix", [".gz", ""])
 @pytest.mark.parametrize(
     "dtype, shape",
-    [("u1", (3, 4, 5)), ("u1", (7,)), ("i1", (2, 3)), (">i2", (4, 2)), (">i4", (2, 3, 2)), (">f4", (5,)), (">f8", (2, 2))],
+    [("u1", (3, 4, 5)), ("u1", (7,)), ("i1", (2, 3)), (">i2", (4, 2)), (">i4", (2, 3, 2)), (">f4", (5,)),
+     (">f8", (2, 2))],
 )
 def test_read_idx_round_trips_exactly(tmp_path, suffix, dtype, shape):
     rng = np.random.default_rng(1)
@@ -201,7 +202,7 @@ class Server:
         self.timer = threading.Timer(self.LIFETIME, self.httpd.shutdown)
         self.timer.daemon = True
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.thread.start()
         self.timer.start()
         return self

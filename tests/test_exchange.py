@@ -19,13 +19,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import HW1
 
 from coursekit.cli import main
 from coursekit.feedback.report import read_result, write_exchange_feedback
 from coursekit.handin.bundle import write_zip
 from coursekit.handin.spec import spec_of
 from coursekit.samples import hand_in_reference
+
+from conftest import HW1
 
 COURSE_ID = HW1.package  # what the course's nbgrader_config.py sets as CourseDirectory.course_id
 

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import REPO
-
 from test_written import NAME, feedback, grade_by_hand, gradebook_grade, results, test_of, write_course
+
+from conftest import REPO
 
 TOKEN = "coursekit-formgrader-test"
 STAMP = "2026-01-10 12:00:00.000000 UTC"
@@ -49,7 +49,7 @@ def jupyter_server(root: Path, tmp: Path):
                 break
             except (urllib.error.URLError, ConnectionError):
                 if server.poll() is not None:
-                    raise RuntimeError((tmp / "server.log").read_text())
+                    raise RuntimeError((tmp / "server.log").read_text()) from None
                 time.sleep(0.2)
         yield url
     finally:

@@ -7,14 +7,14 @@ import sys
 import time
 
 import pytest
-from conftest import copy_course
 
-from conftest import HW1
 from coursekit.autograde import sandbox
 from coursekit.autograde.cases import read_cases
 from coursekit.autograde.run import autograde
 from coursekit.gradebook import item_scores
 from coursekit.samples import copy_release, hand_in_reference, make_samples
+
+from conftest import HW1, copy_course
 
 if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)
@@ -45,7 +45,7 @@ def test_results_json_is_gradescope_shaped(graded):
 def test_feedback_and_results_never_show_hidden_tests(graded):
     cases = read_cases(HW1, graded.folder("source", "hw1"))
     hidden_calls = []
-    for grade_id, item_cases in cases.items():
+    for item_cases in cases.values():
         for case in item_cases[1:]:
             hidden_calls.append(f"seed={case['seed']}")
     assert hidden_calls
@@ -108,7 +108,9 @@ def test_a_run_killed_half_way_resumes(released_course, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "coursekit.cli", "--course", str(course.root),
                              "autograde", "hw1", "--jobs", "1"], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    done = lambda: [s for s in students if (course.folder("autograded", "hw1", s) / "results.json").exists()]
+    def done() -> list[str]:
+        return [s for s in students if (course.folder("autograded", "hw1", s) / "results.json").exists()]
+
     deadline = time.monotonic() + 120
     while len(done()) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)

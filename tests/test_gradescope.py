@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-
 from coursekit.assignment import assignment_names, load_assignment
 from coursekit.autograde import sandbox
 from coursekit.autograde.cases import read_cases
@@ -29,6 +27,8 @@ from coursekit.course import Course
 from coursekit.gradescope import HAND_GRADED, build
 from coursekit.release.release import release
 from coursekit.samples import make_samples
+
+from conftest import REPO
 
 if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)

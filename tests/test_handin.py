@@ -19,13 +19,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import copy_course
 
-from conftest import HW1
 from coursekit.handin.bundle import verify_zip
 from coursekit.handin.pdf import find_browser
 from coursekit.handin.spec import spec_of
 from coursekit.samples import copy_release, hand_in_reference
+
+from conftest import HW1, copy_course
 
 SPEC = spec_of(HW1)
 POPPLER = ("pdftotext", "pdftoppm", "pdfimages", "pdfinfo")
@@ -375,8 +375,6 @@ def test_summary_of_graded_cells_by_grade_id():
 def test_edited_graded_cells_are_noticed_with_nbgraders_checksum(released_course):
     import nbformat
     from nbgrader.utils import compute_checksum
-
-    import nbformat
 
     from coursekit.handin.run import edited_graded_cells, nbgrader_checksum
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
 
 from coursekit.assignment import load_assignment
 from coursekit.checks import fixture_case, load_module
 from coursekit.fixtures import build, differences, load
 from coursekit.release.release import library_view
 from coursekit.samples import reference_file
+
+from conftest import REPO
 
 HW2 = load_assignment(REPO, "hw2")
 MODULE = load_module(REPO / HW2.checks)

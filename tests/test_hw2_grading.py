@@ -14,13 +14,13 @@ import dataclasses
 import nbformat
 import pytest
 
-from conftest import REPO
-
 from coursekit.assignment import load_assignment
 from coursekit.autograde.grader import Grader, GraderConfig
 from coursekit.course import Course
 from coursekit.release.release import release
 from coursekit.samples import copy_release, hand_in_reference, make_samples, typical_bugs
+
+from conftest import REPO
 
 HW2 = load_assignment(REPO, "hw2")
 POINTS = {"activations_vjp": 3, "gelu": 4, "softmax": 5, "bce_forward": 2, "bce_backward": 3,

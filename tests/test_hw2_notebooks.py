@@ -18,13 +18,14 @@ matplotlib.use("Agg")
 
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
-from conftest import REPO  # noqa: E402
 
 from coursekit.assignment import load_assignment  # noqa: E402
 from coursekit.autograde.cases import read_cases  # noqa: E402
 from coursekit.checks import load_module  # noqa: E402
 from coursekit.source.markers import SOLUTION, find_regions  # noqa: E402
 from helpers import hw2_plots  # noqa: E402
+
+from conftest import REPO  # noqa: E402
 
 HW2 = load_assignment(REPO, "hw2")
 SOURCE = REPO / "source" / "hw2"

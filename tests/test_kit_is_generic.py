@@ -1,10 +1,9 @@
 """The kit names no assignment: grade ids, library classes and point totals live in the course."""
 import re
-from pathlib import Path
-
-from conftest import REPO
 
 from coursekit.assignment import assignment_names, load_assignment
+
+from conftest import REPO
 
 KIT = REPO / "coursekit"
 

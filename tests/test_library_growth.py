@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import inspect
 import json
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -19,13 +18,13 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from conftest import HW1, fake_nbgrader
-
 from coursekit.course import Course
 from coursekit.release import release as rel
 from coursekit.release.stub import StubError, scope_text, stub_source
 from coursekit.source.markers import Scope, course_order, find_scopes
 from coursekit.source.validate import ValidationError, validate
+
+from conftest import HW1, fake_nbgrader
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -16,10 +16,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import HW1
 from coursekit.release.stub import scope_text
 from coursekit.source.markers import course_order
 from mytorch import nn, optim
+
+from conftest import HW1
 
 REPO = Path(__file__).resolve().parent.parent
 ORDER = course_order(REPO, "hw1", "hw2")  # hw2 in it even before its declaration exists

@@ -7,15 +7,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import copy_course
 
-from conftest import HW1
 from coursekit.autograde import sandbox
 from coursekit.autograde.run import autograde
 from coursekit.course import Course
 from coursekit.gradebook import item_scores
 from coursekit.release.release import release
 from coursekit.samples import make_samples
+
+from conftest import HW1, copy_course
 
 STRICT = os.environ.get("COURSEKIT_REQUIRE_SANDBOX") == "1"  # set by CI: nothing may skip there
 
@@ -43,7 +43,9 @@ def postgres_url():
         os.chown(base, user.pw_uid, user.pw_gid)
         os.chown(sock, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True)
+    def run(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, *cmd], check=True, capture_output=True, text=True)
+
     run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
     # No TCP at all: the server listens only on a socket in our temporary folder.
     run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",

@@ -89,7 +89,8 @@ def test_an_explicit_choice_wins_over_everything(tmp_path):
         assert pip_args(V, **mine, env={"TORCH_SPEC": f"torch=={V}+cu126"}) == [f"torch=={V}+cu126"]
         assert pip_args(V, **mine, env={"TORCH_INDEX_URL": cu, "TORCH_SPEC": f"torch=={V}+cu126"}) == [
             "--extra-index-url", cu, f"torch=={V}+cu126"]
-    assert pip_args(V, **LINUX, find_links=[], env={"TORCH_INDEX_URL": " ", "TORCH_SPEC": ""}) == CPU  # blank: no choice
+    # blank: no choice
+    assert pip_args(V, **LINUX, find_links=[], env={"TORCH_INDEX_URL": " ", "TORCH_SPEC": ""}) == CPU
 
 
 def test_find_links_come_from_the_environment_and_pip_config(monkeypatch):
@@ -195,7 +196,8 @@ def test_the_markers_are_valid_pep_508():
 def test_the_student_readme_says_how_to_choose_another_build(released_course):
     readme = (released_course.folder("release", "hw1") / "README.md").read_text()
     assert f"PyTorch {V}, CPU only" in readme
-    assert "python -m coursekit.pytorch --index-url https://download.pytorch.org/whl/cu126 -r requirements.txt" in readme
+    assert ("python -m coursekit.pytorch --index-url https://download.pytorch.org/whl/cu126 -r requirements.txt"
+            in readme)
     assert (released_course.folder("release", "hw1") / "coursekit" / "pytorch.py").is_file()
 
 

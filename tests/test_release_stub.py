@@ -6,14 +6,11 @@ import json
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
-
-from conftest import HW1, fake_nbgrader
 
 from coursekit.assignment import Assignment, Item
 from coursekit.course import Course
@@ -22,6 +19,8 @@ from coursekit.release import release as rel
 from coursekit.release.stub import StubError, stub_source
 from coursekit.source.markers import SOLUTION, find_regions
 from coursekit.source.validate import ValidationError
+
+from conftest import HW1, fake_nbgrader
 
 REPO = Path(__file__).resolve().parent.parent
 STUDENT_FILES = HW1.student_files
@@ -160,7 +159,8 @@ def test_nested_function_and_module_level_regions():
     src = (
         "### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n"
         "class A:\n    class B:\n        def g(self):\n"
-        "            if True:\n                ### BEGIN SOLUTION\n                pass\n                ### END SOLUTION\n"
+        "            if True:\n                ### BEGIN SOLUTION\n"
+        "                pass\n                ### END SOLUTION\n"
         "            return 1\n"
     )
     out = stub_source(src, "m.py")
@@ -172,7 +172,8 @@ def test_nested_function_and_module_level_regions():
 def test_crlf_line_endings_are_kept():
     src = "def f():\r\n    ### BEGIN SOLUTION\r\n    return 1\r\n    ### END SOLUTION\r\n\r\nY = 2\r\n"
     out = stub_source(src, "m.py")
-    assert out == 'def f():\r\n    # YOUR CODE HERE\r\n    raise NotImplementedError("f is not implemented yet")\r\n\r\nY = 2\r\n'
+    assert out == ('def f():\r\n    # YOUR CODE HERE\r\n    raise NotImplementedError("f is not implemented yet")\r\n'
+                   '\r\nY = 2\r\n')
 
 
 @pytest.mark.parametrize(

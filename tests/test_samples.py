@@ -12,11 +12,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import HW1, REPO
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from coursekit.assignment import load_assignment
 from coursekit.samples import break_file, hand_in_reference, model_solution, solution_cells
+
+from conftest import HW1, REPO
 
 CORE = '''import numpy as np
 

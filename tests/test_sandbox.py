@@ -54,7 +54,7 @@ def py(code: str, mode: str = "sandbox", limits: Limits = FAST,
                        limits=limits, use_sandbox=mode == "sandbox", **kw)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cgroup_kind() -> str | None:
     held = sandbox.run(["true"], use_sandbox=False).isolation
     kinds = [k for k in held if k.startswith("cgroup")]

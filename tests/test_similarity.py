@@ -18,7 +18,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import HW1, REPO
 
 import coursekit
 from coursekit import similarity
@@ -26,6 +25,8 @@ from coursekit.cli import main
 from coursekit.course import Course
 from coursekit.release.release import student_stub
 from coursekit.samples import copy_release, reference_file
+
+from conftest import HW1, REPO
 
 DATA = REPO / "tests" / "data" / "similarity"
 HONEST = ("reference", "alice", "bob", "carol")  # independent solutions

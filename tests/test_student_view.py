@@ -17,11 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import HW1, copy_course
-
 from coursekit.autograde.grader import Grader
 from coursekit.checks.policy import STDLIB_MODULES, check_source
 from coursekit.samples import copy_release, hand_in_reference
+
+from conftest import HW1, copy_course
 
 LOSS = {"mse_forward", "mse_backward", "ce_forward", "ce_backward"}  # every item of mytorch/nn/loss.py
 SGD = {"sgd_step"}                                                  # every item of mytorch/optim/sgd.py
@@ -36,7 +36,8 @@ def plant(folder: Path) -> None:
         path.write_text(text.replace(old, new, 1))
 
     # Allowed: random only computes.  A plain student use of it.
-    edit("mytorch/nn/activation.py", "import numpy as np", "import random\n\nimport numpy as np\n\n_UNUSED = random.random()")
+    edit("mytorch/nn/activation.py", "import numpy as np",
+         "import random\n\nimport numpy as np\n\n_UNUSED = random.random()")
     # Not allowed: os reaches the file system.  The file is not run at grading.
     edit("mytorch/optim/sgd.py", "class SGD", "import os\n\n\nclass SGD")
     # A syntax error on line 3 of loss.py.

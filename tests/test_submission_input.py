@@ -18,14 +18,19 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursekit.autograde import record, run, safefs
+from coursekit.autograde.submission import (
+    MAX_LIBRARY_FILE,
+    MAX_NOTEBOOK_BYTES,
+    check_notebooks,
+    fingerprint,
+    read_submission,
+)
+from coursekit.samples import copy_release, hand_in_reference
+
 from conftest import HW1, REPO
 
 LINEAR, LOSS, ACTIVATION = "mytorch/nn/linear.py", "mytorch/nn/loss.py", "mytorch/nn/activation.py"
-from coursekit.autograde import record, run, safefs
-from coursekit.autograde.submission import (
-    MAX_LIBRARY_FILE, MAX_NOTEBOOK_BYTES, check_notebooks, fingerprint, read_submission)
-from coursekit.samples import copy_release, hand_in_reference
-
 BIG = 50 << 30  # sparse: no disk space, but any whole read would blow memory or take minutes
 
 

@@ -1,4 +1,5 @@
-"""helpers/training.py (shipped to hw1 as coursekit.training): MyTorch and PyTorch trained side by side from the same start.
+"""helpers/training.py (shipped to hw1 as coursekit.training): MyTorch and PyTorch trained side by side
+from the same start.
 
 The reference MyTorch must learn (digits >= 95 %, regression loss falling)
 and must track PyTorch step for step; a MyTorch with one planted bug must
@@ -19,8 +20,8 @@ import pytest
 import torch
 
 import mytorch
-from helpers import training
 from coursekit.datasets import load_dataset
+from helpers import training
 
 
 def rel_gap(a, b) -> np.ndarray:
@@ -228,7 +229,8 @@ def test_plot_history(digits_run, regression_run):
         assert len(loss_ax.get_lines()) == 4 and len(acc_ax.get_lines()) == 2
         labels = [line.get_label() for line in acc_ax.get_lines()]
         assert labels == ["MyTorch", "PyTorch"]
-        np.testing.assert_allclose(acc_ax.get_lines()[0].get_ydata(), 100 * np.array(digits_run[0]["mytorch"]["test_acc"]))
+        np.testing.assert_allclose(acc_ax.get_lines()[0].get_ydata(),
+                                   100 * np.array(digits_run[0]["mytorch"]["test_acc"]))
         assert fig._suptitle.get_text() == "digits"
     finally:
         matplotlib.pyplot.close(fig)

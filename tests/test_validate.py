@@ -8,10 +8,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from conftest import HW1
-
 from coursekit.assignment import Assignment, Item
 from coursekit.source.validate import Problem, ValidationError, validate, validate_or_raise
+
+from conftest import HW1
 
 CORE = '''import numpy as np
 
@@ -44,7 +44,8 @@ TOTAL = 10
 
 
 def meta(grade_id: str, *, grade: bool = False, solution: bool = False, points: object = None) -> dict:
-    m = {"grade": grade, "grade_id": grade_id, "locked": not solution, "schema_version": 3, "solution": solution, "task": False}
+    m = {"grade": grade, "grade_id": grade_id, "locked": not solution, "schema_version": 3, "solution": solution,
+         "task": False}
     if points is not None:
         m["points"] = points
     return {"nbgrader": m}
@@ -194,7 +195,8 @@ def test_unpaired_solution_marker_in_cell(tmp_path):
     nbs["NbA"].cells[1].source = "### BEGIN SOLUTION\nx = 1"
     p = only(problems_of(write_repo(tmp_path, nbs)), "without a matching 'END SOLUTION'")
     assert (p.file, p.cell, p.grade_id) == ("source/hwx/NbA.ipynb", 1, "answer_a")
-    assert str(p) == "source/hwx/NbA.ipynb: cell 1 (answer_a): line 1: 'BEGIN SOLUTION' without a matching 'END SOLUTION'"
+    assert str(p) == ("source/hwx/NbA.ipynb: cell 1 (answer_a): line 1: "
+                      "'BEGIN SOLUTION' without a matching 'END SOLUTION'")
 
 
 def test_unpaired_end_solution_in_cell(tmp_path):

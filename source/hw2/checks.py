@@ -28,13 +28,24 @@ train_epoch         N (examples), batch_size, d, q (the stand-in model maps d in
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
-from coursekit.checks import (Arrays, Check, Checks, Verdict, as_array, compare_arrays, dim, from_torch, tensor,
-                              torch_module)
+from coursekit.checks import (
+    Arrays,
+    Check,
+    Checks,
+    Verdict,
+    as_array,
+    compare_arrays,
+    dim,
+    from_torch,
+    tensor,
+    torch_module,
+)
 
 checks = Checks()  # the kit finds this assignment's checks here
 
@@ -215,7 +226,8 @@ def ref_batchnorm_train(x: Arrays) -> Arrays:
     M_run, V_run = np.zeros((1, C)), np.ones((1, C))
     out, BZ = {}, []
     for t, Z in enumerate(x["Z"]):
-        BZ.append(from_torch(F.batch_norm(tensor(Z), None, None, tensor(x["BW"][0]), tensor(x["Bb"][0]), training=True, eps=EPS_BN)))
+        BZ.append(from_torch(F.batch_norm(tensor(Z), None, None, tensor(x["BW"][0]), tensor(x["Bb"][0]),
+                                          training=True, eps=EPS_BN)))
         # By hand: PyTorch's running_var takes the unbiased variance, the handout the biased one.
         M_run = alpha * M_run + (1 - alpha) * Z.mean(axis=0, keepdims=True)
         V_run = alpha * V_run + (1 - alpha) * Z.var(axis=0, keepdims=True)
@@ -246,8 +258,8 @@ def run_batchnorm_eval(mt, x: Arrays) -> Arrays:
 
 def ref_batchnorm_eval(x: Arrays) -> Arrays:
     F = torch_module().nn.functional
-    BZ = F.batch_norm(tensor(x["Z"]), tensor(x["running_M"][0]), tensor(x["running_V"][0]), tensor(x["BW"][0]), tensor(x["Bb"][0]),
-                      training=False, eps=EPS_BN)
+    BZ = F.batch_norm(tensor(x["Z"]), tensor(x["running_M"][0]), tensor(x["running_V"][0]),
+                      tensor(x["BW"][0]), tensor(x["Bb"][0]), training=False, eps=EPS_BN)
     return {"BZ": from_torch(BZ), "running_M": x["running_M"], "running_V": x["running_V"]}  # unchanged
 
 
