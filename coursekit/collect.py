@@ -44,7 +44,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Collection
+from collections.abc import Collection
 
 from coursekit.assignment import Assignment
 from coursekit.autograde.safefs import printable
@@ -171,7 +171,7 @@ def collect(assignment: Assignment, course: Course, folder: Path, naming: Naming
                                   f"{other.student}, {_relation(other.when, candidate.when)}")
     _refuse_case_twins(newest, course, report)
     now = dt.datetime.now(UTC)
-    for student, candidate in sorted(newest.items()):
+    for _, candidate in sorted(newest.items()):
         if candidate.when > now + dt.timedelta(minutes=5):
             report.notes.append(f"{printable(candidate.path.name)}: its {candidate.source}, {_show(candidate.when)}, "
                                 "is in the future (a wrong clock or time zone?)")

@@ -55,7 +55,7 @@ class Course:
         return self.root / stage / student / assignment
 
     @classmethod
-    def copy_of(cls, source: Path, root: Path, db_url: str = "") -> "Course":
+    def copy_of(cls, source: Path, root: Path, db_url: str = "") -> Course:
         """A new course directory at ``root`` holding ``source``'s sources, none of its generated
         folders or gradebook: its declarations, checks and notebooks, the library packages, the
         fixtures, the shipped course files, nbgrader_config.py (the demo and the tests grade there)."""

@@ -34,7 +34,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlparse
 
 TORCH_VERSION = "2.13.0"

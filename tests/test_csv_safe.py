@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import re
-from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook

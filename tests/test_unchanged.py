@@ -132,7 +132,8 @@ def test_the_fixture(course):
 
 def test_a_hidden_case_in_the_source_notebook(course):
     # Right only for inputs of fewer than six numbers: the hidden case (n=5) passes, then n=7 does not.
-    hand_in(course, STUDENT, cell="import numpy as np\n\n\ndef slope(x):\n    return 3 * x ** 2 if len(x) < 6 else 0 * x\n")
+    hand_in(course, STUDENT,
+            cell="import numpy as np\n\n\ndef slope(x):\n    return 3 * x ** 2 if len(x) < 6 else 0 * x\n")
     hidden = 'check("slope")\n### BEGIN HIDDEN TESTS\ncheck("slope", seed=1, n={n})\n### END HIDDEN TESTS'
     set_source_cell(course, "slope", hidden.format(n=5))
     graded_then(course, lambda: set_source_cell(course, "slope", hidden.format(n=7)),

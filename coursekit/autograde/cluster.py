@@ -26,7 +26,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from coursekit.autograde.grader import Grader, SubmissionResult
 from coursekit.autograde.worker import GraderSpec, grade_handin, grader_digest

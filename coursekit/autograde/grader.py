@@ -65,7 +65,7 @@ class Failure(str):
 
     category: str
 
-    def __new__(cls, message: str, category: object = NO_ANSWER) -> "Failure":
+    def __new__(cls, message: str, category: object = NO_ANSWER) -> Failure:
         failure = super().__new__(cls, message)
         failure.category = public_category(category)
         return failure
@@ -121,7 +121,7 @@ class SubmissionResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SubmissionResult":
+    def from_dict(cls, data: dict) -> SubmissionResult:
         return cls(**{**data, "items": [ItemResult(**i) for i in data["items"]]})
 
 
@@ -150,7 +150,7 @@ class GraderConfig:
     use_sandbox: bool = True
 
     @classmethod
-    def for_assignment(cls, assignment: Assignment, **options) -> "GraderConfig":
+    def for_assignment(cls, assignment: Assignment, **options) -> GraderConfig:
         """The default limits, with the assignment's own ``[limits]`` where it declares them."""
         config = cls(**options)
         limits = config.limits
@@ -476,7 +476,7 @@ def harness_modules(modules: tuple[str, ...], package: str = "") -> tuple[str, .
     return tuple(t for t in dict.fromkeys(tops) if t not in sys.stdlib_module_names and t != package)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def package_paths(packages: tuple[str, ...]) -> tuple[Path, ...]:
     """Where the installed ``packages`` are (their directories, or files), with the shared
     libraries their wheels vendor (``<distribution>.libs``), to bind read-only in the sandbox.

@@ -29,7 +29,8 @@ import hashlib
 import importlib.metadata
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 from coursekit.assignment import Assignment
 
@@ -102,7 +103,7 @@ def _parse_imports(path: str, mtime_ns: int, size: int) -> tuple[tuple[int, str,
     return tuple(found)
 
 
-def course_files(assignment: Assignment, course: "Course") -> list[tuple[str, Path]]:
+def course_files(assignment: Assignment, course: Course) -> list[tuple[str, Path]]:
     """(label, path) of every course file whose bytes the Grader reads."""
     source = course.repo / "source" / assignment.name
     release = course.folder("release", assignment.name)
@@ -114,7 +115,7 @@ def course_files(assignment: Assignment, course: "Course") -> list[tuple[str, Pa
     return files
 
 
-def released_names(assignment: Assignment, course: "Course") -> list[str]:
+def released_names(assignment: Assignment, course: Course) -> list[str]:
     """The release's files, as the Grader lists them (a hand-in's other files are reported as extra)."""
     release = course.folder("release", assignment.name)
     if not release.is_dir():
@@ -158,7 +159,7 @@ def third_party_modules(sources: Iterable[Path]) -> list[str]:
     return sorted(n for n in names if n not in sys.stdlib_module_names and n != KIT.name)
 
 
-def grader_digest(assignment: Assignment, course: "Course") -> str:
+def grader_digest(assignment: Assignment, course: Course) -> str:
     """Changes with anything, besides the hand-in and the run's options, that decides a grade on
     the machine that runs the student's code and judges it (see the module's docstring)."""
     from coursekit.autograde.grader import harness_modules
@@ -179,7 +180,7 @@ def grader_digest(assignment: Assignment, course: "Course") -> str:
     return h.hexdigest()
 
 
-def run_digest(assignment: Assignment, course: "Course", config: "GraderConfig") -> str:
+def run_digest(assignment: Assignment, course: Course, config: GraderConfig) -> str:
     """:func:`grader_digest`, with what only the run's own process uses: the packages the
     references are computed with, and the grader's configuration.  Computed once per run, before
     the grader reads anything (a course file changed meanwhile then shows at the next run)."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -35,7 +35,7 @@ class GradebookWriter:
         self.course, self.assignment = course, assignment
         self._gb = None
 
-    def __enter__(self) -> "GradebookWriter":
+    def __enter__(self) -> GradebookWriter:
         from nbgrader.api import Gradebook
 
         from nbgrader.api import MissingEntry

@@ -13,7 +13,8 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs, worker
@@ -40,8 +41,8 @@ class RunSummary:
 
 def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None,
               students: list[str] | None = None, force: bool = False,
-              config: GraderConfig = GraderConfig(), progress: bool = True,
-              dask: "DaskTarget | str | None" = None) -> RunSummary:
+              config: GraderConfig = GraderConfig(), progress: bool = True,  # noqa: B008 - frozen
+              dask: DaskTarget | str | None = None) -> RunSummary:
     """Grade the submissions that changed since they were last graded (all with ``force``).
 
     ``jobs`` submissions at a time in local processes, or, with ``dask`` (a

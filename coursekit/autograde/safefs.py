@@ -20,7 +20,7 @@ import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 MAX_DEPTH = 64
 MAX_ENTRIES = 10_000

@@ -85,7 +85,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from coursekit.autograde import seccomp
 
@@ -169,7 +169,7 @@ def available() -> bool:
     return _probe()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe() -> bool:
     if not shutil.which("bwrap") or (os.geteuid() == 0 and not shutil.which("setpriv")):
         return False

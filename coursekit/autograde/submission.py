@@ -137,7 +137,7 @@ def read_submission(assignment: Assignment, student: str, folder: Path, released
     return sub
 
 
-def handin_time(folder: Path) -> tuple["datetime | None", str]:
+def handin_time(folder: Path) -> tuple[datetime | None, str]:
     """The hand-in time that ``timestamp.txt`` gives (aware UTC; None if there is none), and, if
     the file is there but holds no time the kit can read, the note that says so (else "").
 

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import types
 from pathlib import Path
-from typing import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 
 from coursekit.checks.policy import check_source
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Iterable
+from collections.abc import Iterable
 
 # The kit's harmless standard-library modules: pure computation on values the code
 # already has.  Deliberately not here: anything that reaches files, processes, the

@@ -20,7 +20,8 @@ import random
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from coursekit.checks import fixture_case, default_fixture, get
 from coursekit.checks.library import run_cell

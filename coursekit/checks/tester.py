@@ -28,7 +28,8 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class Work:
     stubs: dict[str, str]
 
     @classmethod
-    def shipped(cls) -> "Work | None":
+    def shipped(cls) -> Work | None:
         facts = shipped_facts()
         if not isinstance(facts.get("items"), list) or not isinstance(facts.get("stubs"), dict):
             return None  # not a release (the kit's own tests): import the library as it is

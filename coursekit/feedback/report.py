@@ -21,7 +21,8 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 from coursekit.autograde.grader import SubmissionResult
 from coursekit.inert import meta_csp
@@ -53,8 +54,8 @@ class Row:
     advice: tuple[str, ...] = ()
 
 
-def rows(result: SubmissionResult, assignment: "Assignment | None" = None,
-         grades: "Mapping[str, ItemGrade] | None" = None) -> list[Row]:
+def rows(result: SubmissionResult, assignment: Assignment | None = None,
+         grades: Mapping[str, ItemGrade] | None = None) -> list[Row]:
     """The autograded items as graded (a grader's score where one was set by hand) and the
     written ones as the gradebook has them, in the declaration's order if it is given."""
     grades = grades or {}
@@ -99,8 +100,8 @@ def _score(table: list[Row]) -> tuple[float, float, float]:
     return scored, possible, awaiting
 
 
-def results_json(result: SubmissionResult, assignment: "Assignment | None" = None,
-                 grades: "Mapping[str, ItemGrade] | None" = None) -> dict:
+def results_json(result: SubmissionResult, assignment: Assignment | None = None,
+                 grades: Mapping[str, ItemGrade] | None = None) -> dict:
     """Gradescope's autograder format: one test per grade id; the top-level score counts
     only what has been graded (a written answer awaiting manual grading has no score)."""
     table = rows(result, assignment, grades)
@@ -163,8 +164,8 @@ def _points(row: Row) -> str:
     return f"{row.points:g} / {row.max_points:g}" if row.max_points is not None else f"{row.points:g}"
 
 
-def feedback_html(result: SubmissionResult, assignment: "Assignment | None" = None,
-                  grades: "Mapping[str, ItemGrade] | None" = None) -> str:
+def feedback_html(result: SubmissionResult, assignment: Assignment | None = None,
+                  grades: Mapping[str, ItemGrade] | None = None) -> str:
     """The student's page.  Everything from the result and the gradebook (reasons quoting the
     student's exceptions, what their code printed, a grader's comment) is escaped text, and the
     page's Content-Security-Policy lets nothing run or load (it has no script)."""
@@ -202,10 +203,12 @@ def feedback_html(result: SubmissionResult, assignment: "Assignment | None" = No
 <title>{html.escape(result.assignment)} feedback: {html.escape(result.student)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 60em; margin: 2em auto; padding: 0 1em; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .3em .5em; text-align: left; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: .3em .5em; text-align: left; }}
 tr.pass td:nth-child(3) {{ color: #17702b; }} tr.fail td:nth-child(3) {{ color: #b00020; font-weight: bold; }}
 tr.pending td:nth-child(3) {{ color: #555; font-style: italic; }}
-pre {{ background: #f6f6f6; padding: .6em; overflow-x: auto; }} .advice {{ color: #8a5300; }} .comment {{ color: #1a4f8a; }}
+pre {{ background: #f6f6f6; padding: .6em; overflow-x: auto; }}
+.advice {{ color: #8a5300; }} .comment {{ color: #1a4f8a; }}
 </style></head><body>
 <h1>{html.escape(result.assignment)}: {scored:g} / {possible:g}{pending}</h1>
 <p>Student: {html.escape(result.student)}. {how}</p>
@@ -228,7 +231,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 
 
 def write_outputs(result: SubmissionResult, autograded: Path, feedback: Path,
-                  assignment: "Assignment | None" = None, grades: "Mapping[str, ItemGrade] | None" = None,
+                  assignment: Assignment | None = None, grades: Mapping[str, ItemGrade] | None = None,
                   submitted: Path | None = None) -> None:
     page = feedback_html(result, assignment, grades)
     _write_if_changed(feedback / "feedback.html", page)
@@ -238,9 +241,9 @@ def write_outputs(result: SubmissionResult, autograded: Path, feedback: Path,
     _write_if_changed(autograded / "results.json", json.dumps(results_json(result, assignment, grades), indent=1))
 
 
-def refresh_outputs(course: "Course", assignment: "Assignment", student: str,
+def refresh_outputs(course: Course, assignment: Assignment, student: str,
                     result: SubmissionResult | None = None,
-                    grades: "Mapping[str, ItemGrade] | None" = None) -> bool:
+                    grades: Mapping[str, ItemGrade] | None = None) -> bool:
     """Write a student's feedback page and results.json from their result (the stored one in
     results.json unless given) and their grades in the gradebook (read from it unless given),
     so that what a grader set by hand shows.  False if the student has no readable result yet."""
@@ -266,7 +269,7 @@ _SECRET = re.compile(r"[0-9a-f]{16,1024}")  # nbgrader writes secrets.token_hex(
 _CAP = 4096
 
 
-def write_exchange_feedback(submitted: Path, feedback: Path, notebooks: "tuple[str, ...] | list[str]",
+def write_exchange_feedback(submitted: Path, feedback: Path, notebooks: tuple[str, ...] | list[str],
                             page: str) -> list[str]:
     """Make ``feedback/<student>/<assignment>/`` what ``nbgrader release_feedback`` releases.
 

@@ -66,7 +66,7 @@ class Printer:
         self._buffer = b""
         self._next_id = 0
 
-    def start(self) -> "Printer":
+    def start(self) -> Printer:
         if os.name == "posix":
             try:
                 self._launch()
@@ -201,7 +201,8 @@ class Printer:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
                                       stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
-            raise HandinError(f"{Path(self.browser).name} did not finish printing within {self.timeout:.0f} s") from None
+            raise HandinError(f"{Path(self.browser).name} did not finish printing "
+                              f"within {self.timeout:.0f} s") from None
         except OSError as exc:
             raise HandinError(f"could not start {self.browser}: {exc.strerror or exc}") from None
         finally:

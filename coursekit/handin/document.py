@@ -203,7 +203,8 @@ def cover(spec: HandinSpec, name: str, student_id: str, runs: list[NotebookRun],
         if run.problem:
             checks = f'<span class="fail">{e(run.problem)}</span>'
         elif run.graded:
-            checks = f'<span class="{"pass" if ok == len(run.graded) else "fail"}">{ok} of {len(run.graded)} pass</span>'
+            status = "pass" if ok == len(run.graded) else "fail"
+            checks = f'<span class="{status}">{ok} of {len(run.graded)} pass</span>'
         else:
             checks = '<span class="note">not graded</span>'
         if run.errors and not run.problem:

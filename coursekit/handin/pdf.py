@@ -209,7 +209,7 @@ def _notebook_cells(run: NotebookRun) -> list:
 
 def _cover_markdown(spec, name, student_id, runs, files, when) -> str:
     rows = "\n".join(f"| {r.name} | {sum(c.status == 'pass' for c in r.graded)} of {len(r.graded)} pass | "
-                     f"{r.points:g} / {r.total:g} | {r.problem or ('%d error(s)' % len(r.errors) if r.errors else '')} |"
+                     f"{r.points:g} / {r.total:g} | {r.problem or (f'{len(r.errors)} error(s)' if r.errors else '')} |"
                      for r in runs)
     listed = "\n".join(f"- `{rel}`" for rel in files)
     return (f"# {spec.name} — {spec.title}\n\n**Name:** {name}  \n**Student id:** {student_id}  \n"

@@ -35,11 +35,12 @@ class Prediction:
     def _run(self) -> None:
         while len(self.done) < len(self.items):
             skip = [arg for g in self.done for arg in ("--skip", g)]
-            self._proc = proc = subprocess.Popen([sys.executable, "-m", "coursekit.checks.predict", *skip], cwd=self.folder,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                    text=True)
+            self._proc = proc = subprocess.Popen([sys.executable, "-m", "coursekit.checks.predict", *skip],
+                                                 cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                                 stderr=subprocess.DEVNULL, text=True)
             lines: list[str] = []
-            reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+            # Joined within this iteration, so the loop's lines and proc are the ones it reads.
+            reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # noqa: B023
             reader.start()
             last, seen = time.monotonic(), 0
             while reader.is_alive():

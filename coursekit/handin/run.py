@@ -14,7 +14,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from coursekit.handin.spec import HandinSpec
 
@@ -126,7 +127,7 @@ async def run_notebook(folder: Path, name: str, timeout: float, env: dict[str, s
     with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as log:
         try:
             await asyncio.wait_for(client.async_execute(env=env, stderr=log), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             run.problem = f"stopped after {timeout:.0f} s (is there an endless loop?)"
         except Exception as exc:  # noqa: BLE001 - a dead kernel or a broken notebook: report, go on
             run.problem = _kernel_problem(exc, log)

@@ -52,7 +52,7 @@ class HandinSpec:
                 "student_files": list(self.student_files), "library_roots": list(self.library_roots)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "HandinSpec":
+    def from_dict(cls, data: dict[str, Any]) -> HandinSpec:
         return cls(name=data["name"], notebooks=tuple(data["notebooks"]),
                    student_files=tuple(data["student_files"]),
                    library_roots=tuple(data["library_roots"]), title=data.get("title", ""))

@@ -22,7 +22,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from coursekit.assignment import DECLARATION, SHIPPED_CHECKS, Assignment
 from coursekit.checks.policy import describe as describe_policy

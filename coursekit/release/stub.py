@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from coursekit.source.markers import SOLUTION, Region, find_regions, find_scopes, scope_errors
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def find_regions(lines: Sequence[str], kind: Kind) -> tuple[list[Region], list[M
             errors.append(MarkerError(i + 1, f"'{delimiter}' must stand alone on its line as '### {delimiter}'"))
         if delimiter == kind.begin:
             if open_at is not None:
-                errors.append(MarkerError(i + 1, f"nested '{kind.begin}' (region opened on line {open_at + 1} is still open)"))
+                errors.append(MarkerError(i + 1, f"nested '{kind.begin}' "
+                                                 f"(region opened on line {open_at + 1} is still open)"))
                 continue  # keep pairing against the outer BEGIN, as nbgrader would fail anyway
             open_at = i
         elif open_at is None:

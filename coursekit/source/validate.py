@@ -12,7 +12,8 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
 
 from coursekit.assignment import DECLARATION, Assignment, DeclarationError, assignment_names, load_assignment
 from coursekit.release.stub import StubError, scope_text, stub_source
@@ -253,7 +254,8 @@ def _check_kit_files(assignment: Assignment, repo: Path) -> list[Problem]:
         regions, trouble = _file_regions(repo / rel, rel, SOLUTION)
         problems += trouble
         if regions:
-            problems.append(Problem(rel, "the checks module has a solution region, but it is shipped to students as-is"))
+            problems.append(Problem(rel, "the checks module has a solution region, "
+                                         "but it is shipped to students as-is"))
     return problems
 
 
@@ -289,7 +291,7 @@ def _file_regions(path: Path, rel: str, kind: Kind) -> tuple[list[Region], list[
 # --- notebooks ------------------------------------------------------------------------
 
 
-def _read_notebook(path: Path, rel: str) -> "tuple[nbformat.NotebookNode | None, list[Problem]]":
+def _read_notebook(path: Path, rel: str) -> tuple[nbformat.NotebookNode | None, list[Problem]]:
     import nbformat
 
     if not path.is_file():
@@ -310,7 +312,7 @@ def _read_notebook(path: Path, rel: str) -> "tuple[nbformat.NotebookNode | None,
     return nb, []
 
 
-def _check_cells(nb: "nbformat.NotebookNode", notebook: str, rel: str) -> tuple[list[_Cell], list[Problem]]:
+def _check_cells(nb: nbformat.NotebookNode, notebook: str, rel: str) -> tuple[list[_Cell], list[Problem]]:
     cells: list[_Cell] = []
     problems: list[Problem] = []
     for index, cell in enumerate(nb.cells):
@@ -325,7 +327,7 @@ def _check_cells(nb: "nbformat.NotebookNode", notebook: str, rel: str) -> tuple[
     return cells, problems
 
 
-def _cell_problems(cell: "nbformat.NotebookNode", meta: dict) -> list[str]:
+def _cell_problems(cell: nbformat.NotebookNode, meta: dict) -> list[str]:
     lines = cell.source.split("\n")
     solutions, errors = find_regions(lines, SOLUTION)
     hidden, hidden_errors = find_regions(lines, HIDDEN_TESTS)
@@ -340,7 +342,7 @@ def _cell_problems(cell: "nbformat.NotebookNode", meta: dict) -> list[str]:
 
 
 def _graded_cell_problems(
-    cell: "nbformat.NotebookNode", meta: dict, lines: list[str], hidden: list[Region], hidden_errors: list[MarkerError]
+    cell: nbformat.NotebookNode, meta: dict, lines: list[str], hidden: list[Region], hidden_errors: list[MarkerError]
 ) -> list[str]:
     messages: list[str] = []
     if not meta.get("grade_id"):
@@ -352,7 +354,8 @@ def _graded_cell_problems(
         messages.append(f"graded cell must have points > 0 (has {points!r})")
     is_test_cell = cell.cell_type == "code" and not meta.get("solution")
     if is_test_cell and not hidden and not hidden_errors:
-        messages.append("graded test cell has no '### BEGIN HIDDEN TESTS' block (each graded cell needs a visible and a hidden part)")
+        messages.append("graded test cell has no '### BEGIN HIDDEN TESTS' block "
+                        "(each graded cell needs a visible and a hidden part)")
     if is_test_cell and hidden and not _visible_lines(lines, hidden):
         messages.append("graded test cell has no visible part outside its hidden tests")
     return messages
@@ -379,7 +382,8 @@ def _check_duplicate_ids(cells: Iterable[_Cell]) -> list[Problem]:
     for c in cells:
         if c.grade_id in first:
             f = first[c.grade_id]
-            problems.append(Problem(c.path, f"duplicate grade_id, also used by {f.path} cell {f.index}", c.index, c.grade_id))
+            problems.append(Problem(c.path, f"duplicate grade_id, also used by {f.path} cell {f.index}",
+                                    c.index, c.grade_id))
         else:
             first[c.grade_id] = c
     return problems
@@ -394,29 +398,38 @@ def _check_items(assignment: Assignment, graded: list[_Cell], unreadable: set[st
     for item in assignment.items:
         where = notebook_path(assignment, item.notebook)
         if item.notebook not in assignment.notebooks:
-            problems.append(Problem(_declared(assignment, f'"{item.grade_id}"'), f"item {item.grade_id!r} is in notebook {item.notebook!r}, which the assignment does not list"))
+            problems.append(Problem(_declared(assignment, f'"{item.grade_id}"'),
+                                    f"item {item.grade_id!r} is in notebook {item.notebook!r}, "
+                                    "which the assignment does not list"))
         found = by_id.get(item.grade_id, [])
         if not found and item.notebook not in unreadable:
-            problems.append(Problem(where, f"graded item {item.grade_id!r} ({item.points} points) is missing: no graded cell has this grade_id"))
+            problems.append(Problem(where, f"graded item {item.grade_id!r} ({item.points} points) is missing: "
+                                           "no graded cell has this grade_id"))
         for c in found:
             if c.notebook != item.notebook:
-                problems.append(Problem(c.path, f"graded item belongs in {item.notebook}.ipynb according to the assignment", c.index, c.grade_id))
+                problems.append(Problem(c.path, f"graded item belongs in {item.notebook}.ipynb according to the "
+                                                "assignment", c.index, c.grade_id))
             if c.points is not None and c.points != item.points:
-                problems.append(Problem(c.path, f"worth {c.points:g} points here but {item.points} in the assignment", c.index, c.grade_id))
+                problems.append(Problem(c.path, f"worth {c.points:g} points here but {item.points} in the assignment",
+                                        c.index, c.grade_id))
     for c in graded:
         if c.grade_id not in expected:
-            problems.append(Problem(c.path, "graded cell is not an item of the assignment (unexpected grade_id)", c.index, c.grade_id))
+            problems.append(Problem(c.path, "graded cell is not an item of the assignment (unexpected grade_id)",
+                                    c.index, c.grade_id))
     return problems
 
 
 def _check_totals(assignment: Assignment, cells: list[_Cell], expected: int, *, complete: bool) -> list[Problem]:
     problems: list[Problem] = []
     if assignment.total_points != expected:
-        problems.append(Problem(_declared(assignment, "total_points"), f"{assignment.name} items total {assignment.total_points} points, total_points says {expected}"))
+        problems.append(Problem(_declared(assignment, "total_points"),
+                                f"{assignment.name} items total {assignment.total_points} points, "
+                                f"total_points says {expected}"))
     in_notebooks = sum(c.points or 0 for c in cells if c.graded)
     # With a notebook missing the sum is meaningless, and that notebook is already reported.
     if complete and in_notebooks != expected:
-        problems.append(Problem(f"source/{assignment.name}", f"graded cells total {in_notebooks:g} points, total_points says {expected}"))
+        problems.append(Problem(f"source/{assignment.name}",
+                                f"graded cells total {in_notebooks:g} points, total_points says {expected}"))
     return problems
 
 
@@ -439,6 +452,6 @@ def _check_cells_of_items(assignment: Assignment, cells: list[_Cell], unreadable
                 problems.append(Problem(where, f"item {item.grade_id!r} runs cell {item.cell!r}, which "
                                                f"{item.notebook}.ipynb does not have"))
             elif not code.solution or code.graded or code.cell_type != "code":
-                problems.append(Problem(code.path, f"cell {item.cell!r} holds the code of {item.grade_id!r}: it must be "
-                                                   "an ungraded code solution cell", code.index, item.cell))
+                problems.append(Problem(code.path, f"cell {item.cell!r} holds the code of {item.grade_id!r}: "
+                                                   "it must be an ungraded code solution cell", code.index, item.cell))
     return problems
