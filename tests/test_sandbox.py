@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -533,3 +534,23 @@ def test_memory_counts_all_processes(mode):
     assert r.memory_exceeded, (r.stdout, r.stderr)
     assert r.memory_peak is not None and r.memory_peak <= limit + 16 * MB
     assert r.stdout == "" or -9 in json.loads(r.stdout)  # some were killed
+
+
+
+def test_a_child_that_dies_with_input_pending_is_a_result_not_an_error(mode, monkeypatch):
+    """The child's exit and its stdin's broken pipe can arrive in one batch of events (a busy
+    grader polls late): stdin, closed for the exit, must not then be read as an output.  EBADF
+    there made a harness killed while hidden inputs waited "could not be graded" on a loaded
+    Dask worker.  A selector that polls late makes the batch certain."""
+    import selectors
+
+    class Late(selectors.DefaultSelector):
+        def select(self, timeout=None):
+            time.sleep(0.2)  # the child's exit and stdin's broken pipe both happen meanwhile
+            # ... and the exit is handled first, as epoll may order them
+            return sorted(super().select(timeout), key=lambda event: event[1] == selectors.EVENT_WRITE)
+
+    monkeypatch.setattr(sandbox.selectors, "DefaultSelector", Late)
+    for _ in range(3):
+        r = py("import os, sys; sys.stdin.buffer.read(1); os._exit(3)", mode, stdin=b"x" * (8 * MB))
+        assert r.returncode == 3, r.stderr

@@ -485,6 +485,8 @@ def _collect(proc: subprocess.Popen, limits: Limits, deadline: float, stdin: byt
                     timed_out = not exited
                     break
                 for key, _ in sel.select(remaining):
+                    if key.fd not in sel.get_map():
+                        continue  # closed by an earlier event of this batch (stdin, at the child's exit)
                     if key.fd == pidfd:
                         exited = True
                         sel.unregister(pidfd)
