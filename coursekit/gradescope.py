@@ -246,7 +246,7 @@ def grade_upload(assignment: Assignment, source_course: Course, upload: Path, wo
     """Lay the upload out as ``submitted/<student>/<assignment>`` of a course in ``work`` and grade it
     as `course autograde` does; returns Gradescope's results.json."""
     from coursekit.autograde.grader import Grader, GraderConfig
-    from coursekit.collect import TIMESTAMP, format_timestamp
+    from coursekit.timestamps import TIMESTAMP, format_timestamp
     from coursekit.handin.bundle import ZipRefused, extract, inspect_zip
     from coursekit.handin.spec import spec_of
 

@@ -96,7 +96,7 @@ def _to_grade(course: Course, assignment: Assignment, students: list[str], force
     repairs a lost gradebook row) with what a grader has set by hand since."""
     todo = []
     for student in students:
-        if safefs.utf8_text(student) != student:
+        if not safefs.is_utf8(student):
             # A name with bytes that are not UTF-8 (nbgrader's exchange takes it from the student)
             # can be no gradebook's student id: said once, and not the kit's failure.
             summary.refused[student] = "its folder name is not UTF-8 text, so it cannot be a student id " \

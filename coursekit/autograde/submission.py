@@ -29,6 +29,7 @@ import numpy as np
 from coursekit.assignment import Assignment
 from coursekit.autograde import safefs
 from coursekit.checks.library import MAX_LIBRARY_FILE, source_problems
+from coursekit.timestamps import TIMESTAMP, parse_timestamp
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -59,7 +60,6 @@ _NOT_STRUCTURE = bytes(sorted(set(range(256)) - {c[0] for c in _OBJECT_BYTES}))
 # Written by `nbgrader submit` (timestamp, the secret its feedback is released under) or by
 # `course collect` and handin.py, not by the student.
 NBGRADER_FILES = {"timestamp.txt", "submission_secret.txt", "handin.json"}
-TIMESTAMP = "timestamp.txt"
 TIMESTAMP_BYTES = 4096  # nbgrader's are 30 bytes
 
 # The most any reader of a hand-in file reads (library files, notebooks, timestamp.txt, the
@@ -142,8 +142,6 @@ def handin_time(folder: Path) -> tuple[datetime | None, str]:
     the file is there but holds no time the kit can read, the note that says so (else "").
 
     Through nbgrader's exchange the student writes this file: nothing in it may stop a result."""
-    from coursekit.collect import parse_timestamp
-
     data = safefs.read_capped(folder, TIMESTAMP, TIMESTAMP_BYTES)
     if isinstance(data, safefs.Problem):
         return None, "" if data.kind in ("missing", "folder") else f"the hand-in time is unknown: {data.message}"

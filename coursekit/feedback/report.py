@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 from coursekit.autograde.grader import SubmissionResult
 from coursekit.inert import meta_csp
+from coursekit.timestamps import TIMESTAMP, format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from coursekit.assignment import Assignment
@@ -264,7 +265,7 @@ def refresh_outputs(course: Course, assignment: Assignment, student: str,
 # -- nbgrader's exchange ------------------------------------------------------------------
 
 EXCHANGE_SECRET = "submission_secret.txt"  # written by `nbgrader submit` into the submission
-EXCHANGE_TIMESTAMP = "timestamp.txt"
+EXCHANGE_TIMESTAMP = TIMESTAMP
 _SECRET = re.compile(r"[0-9a-f]{16,1024}")  # nbgrader writes secrets.token_hex(64)
 _CAP = 4096
 
@@ -289,7 +290,6 @@ def write_exchange_feedback(submitted: Path, feedback: Path, notebooks: tuple[st
 
     Everything read comes through safefs, capped; returns the pages written."""
     from coursekit.autograde import safefs
-    from coursekit.collect import format_timestamp, parse_timestamp
 
     def small_text(rel: str) -> str | None:
         data = safefs.read_capped(submitted, rel, _CAP)
