@@ -71,11 +71,6 @@ def clean_html(text: object) -> str:
     return _CLEANER.clean(text)
 
 
-def escape(text: object) -> str:
-    """Plain text as HTML (quotes too: it may sit in an attribute)."""
-    return html.escape(str(text), quote=True)
-
-
 # -- Content-Security-Policy ----------------------------------------------------------------
 
 def sha256_source(code: str) -> str:
@@ -103,4 +98,4 @@ STATIC_PAGE_CSP = policy()
 
 def meta_csp(csp: str = STATIC_PAGE_CSP) -> str:
     """The policy as a ``<meta>`` element, for a page opened from a file (first in its ``<head>``)."""
-    return f'<meta http-equiv="Content-Security-Policy" content="{escape(csp)}">'
+    return f'<meta http-equiv="Content-Security-Policy" content="{html.escape(csp)}">'
