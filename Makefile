@@ -8,16 +8,16 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test check lint bench clean
 
 # PyTorch first, pinned and CPU-only (PyPI's Linux build is CUDA's, several GB):
-# coursekit/pytorch.py (standard library only, so it runs before the kit is
+# coursekit/runtime/pytorch.py (standard library only, so it runs before the kit is
 # installed) picks the pip arguments: a local wheel in pip's find-links (offline),
 # else the +cpu build from PyTorch's CPU index (macOS: PyPI). TORCH_INDEX_URL or
 # TORCH_SPEC in the environment choose another build.
 # The editable install maps only the coursekit package: a grading kernel must
 # never find the reference mytorch through the environment (tested).
-$(STAMP): pyproject.toml coursekit/pytorch.py
+$(STAMP): pyproject.toml coursekit/runtime/pytorch.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	torch="$$($(BIN)/python -m coursekit.pytorch --print)" && $(BIN)/pip install --quiet $$torch
+	torch="$$($(BIN)/python -m coursekit.runtime.pytorch --print)" && $(BIN)/pip install --quiet $$torch
 	$(BIN)/pip install --quiet -e ".[test,postgres]"
 	touch $(STAMP)
 
@@ -39,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/train_bench.py
 
 clean:
-	rm -rf demo release submitted autograded feedback gradebook.db source/*/mytorch source/*/data source/*/coursekit
+	rm -rf demo release submitted autograded feedback gradebook.db source/*/mytorch source/*/data source/*/coursekit source/*/helpers

@@ -27,7 +27,7 @@ from coursekit.autograde.plain import autograde as plain_autograde  # noqa: E402
 from coursekit.autograde.run import autograde  # noqa: E402
 from coursekit.course import Course  # noqa: E402
 from coursekit.gradebook import item_scores  # noqa: E402
-from coursekit.release.release import release  # noqa: E402
+from coursekit.release import release  # noqa: E402
 from coursekit.samples import make_samples  # noqa: E402
 
 

@@ -44,7 +44,7 @@ def release(root: Path) -> Path:
 
     HW1 = load_assignment(REPO, "hw1")
     from coursekit.course import Course
-    from coursekit.release.release import release as do_release
+    from coursekit.release import release as do_release
 
     course = Course.copy_of(REPO, root)
     return do_release(HW1, course, force=True)

@@ -112,7 +112,7 @@ def main() -> None:
     engines = args.engines.split(",")
 
     from coursekit.course import Course
-    from coursekit.release.release import release
+    from coursekit.release import release
     from coursekit.samples import make_samples
 
     tmp = Path(tempfile.mkdtemp(prefix="coursekit-scale-"))

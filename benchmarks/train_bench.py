@@ -58,7 +58,7 @@ def limit_blas(threads: int) -> str:
 
 def make_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
     if args.data == "digits":
-        from coursekit.datasets import load_digits_split
+        from helpers.datasets import load_digits_split
 
         X, y, _, _ = load_digits_split()
         return X, y

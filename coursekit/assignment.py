@@ -20,29 +20,20 @@ DECLARATION = "assignment.toml"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 GRADE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
-# The kit's own modules that a release ships next to the notebooks (the tester
-# helpers, the hand-in command, and `python -m coursekit.pytorch` to install
-# another PyTorch build); the assignment's checks module joins them.
-SHIPPED_MODULES = (
-    "coursekit/checks/__init__.py",
-    "coursekit/checks/library.py",
-    "coursekit/checks/policy.py",
-    "coursekit/checks/predict.py",
-    "coursekit/checks/tester.py",
-    "coursekit/datasets.py",
-    "coursekit/handin/__init__.py",
-    "coursekit/handin/browser.py",
-    "coursekit/handin/bundle.py",
-    "coursekit/handin/cli.py",
-    "coursekit/handin/document.py",
-    "coursekit/handin/pdf.py",
-    "coursekit/handin/predict.py",
-    "coursekit/handin/run.py",
-    "coursekit/handin/spec.py",
-    "coursekit/pytorch.py",
-)
+# What every release ships of the kit: the runtime folder, whole (the tester helpers, the
+# hand-in command, `python -m coursekit.runtime.pytorch`); the assignment's checks module joins it.
+RUNTIME = Path(__file__).resolve().parent / "runtime"
+
+
+def runtime_files() -> tuple[str, ...]:
+    """The runtime's modules, relative to the folder that holds ``coursekit/``."""
+    top = RUNTIME.parent.parent
+    return tuple(sorted(p.relative_to(top).as_posix() for p in RUNTIME.rglob("*.py")
+                        if "__pycache__" not in p.parts and p.relative_to(top).as_posix() != SHIPPED_CHECKS))
+
+
 # Where the assignment's checks module lives in a release and in the grading sandbox.
-SHIPPED_CHECKS = "coursekit/checks/assignment.py"
+SHIPPED_CHECKS = "coursekit/runtime/checks/assignment.py"
 
 
 class DeclarationError(ValueError):
@@ -111,7 +102,7 @@ class Assignment:
 
     @property
     def shipped_modules(self) -> tuple[str, ...]:
-        return SHIPPED_MODULES
+        return runtime_files()
 
     def names_in(self, rel: str) -> tuple[str, ...] | None:
         """The top-level classes and functions of a student file that this assignment has reached
@@ -234,8 +225,10 @@ def _parse(name: str, data: dict[str, Any], path: Path, text: str) -> Assignment
         if not isinstance(value, str):
             raise fail(key, "must be a path")
     ship = data.get("ship", {})
+    if isinstance(ship, list) and all(isinstance(v, str) for v in ship):
+        ship = {rel: rel for rel in ship}  # a list: each course file ships at its own path
     if not isinstance(ship, dict) or not all(isinstance(v, str) for v in ship.values()):
-        raise fail("ship", "must be a table of released path = course file", "[ship]")
+        raise fail("ship", "must be a list of course files, or a table of released path = course file", "ship")
     shipped = tuple((relpath(dest, "ship"), relpath(src, "ship")) for dest, src in ship.items())
     title = data.get("title", name)
     if not isinstance(title, str):

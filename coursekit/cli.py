@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from coursekit.assignment import REPO
-from coursekit.autograde.safefs import printable
+from coursekit.safefs import printable
 from coursekit.course import Course, CourseError
 
 LINE_LIMIT = 2000  # characters of one line printed from text a student may have made
@@ -46,7 +46,7 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from coursekit.source.validate import validate
+    from coursekit.validate import validate
 
     problems = validate(get_assignment(args), _course(args).repo)
     for p in problems:
@@ -58,7 +58,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from coursekit.release.release import release
+    from coursekit.release import release
 
     out = release(get_assignment(args), _course(args), force=args.force)
     files = sum(1 for p in out.rglob("*") if p.is_file())
@@ -92,7 +92,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         return 1 if failed else 0
     from coursekit.autograde.grader import GraderConfig
     from coursekit.autograde.run import autograde
-    from coursekit.autograde.safefs import printable
+    from coursekit.safefs import printable
 
     config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed)
     summary = autograde(assignment, course, jobs=args.jobs, students=args.student or None,

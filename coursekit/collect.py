@@ -47,10 +47,10 @@ from pathlib import Path
 from collections.abc import Collection
 
 from coursekit.assignment import Assignment
-from coursekit.autograde.safefs import printable
+from coursekit.safefs import printable
 from coursekit.course import Course, CourseError
-from coursekit.handin.bundle import ZipCheck, ZipRefused, extract, inspect_zip
-from coursekit.handin.spec import STUDENT_ID, HandinSpec, spec_of
+from coursekit.runtime.handin.bundle import ZipCheck, ZipRefused, extract, inspect_zip
+from coursekit.runtime.handin.spec import STUDENT_ID, HandinSpec, spec_of
 from coursekit.timestamps import TIMESTAMP, UTC, format_timestamp, parse_timestamp
 
 DEFAULT_PATTERN = r"(?P<student_id>[^_]+)(?:_.*)?\.[Zz][Ii][Pp]$"

@@ -29,10 +29,10 @@ def run_demo(folder: Path, repo: Path = REPO) -> dict[str, dict[str, dict[str, f
     """Every assignment the course declares, end to end; assignment -> student -> item -> points."""
     from coursekit.autograde.run import autograde
     from coursekit.gradebook import item_scores, score_table, write_csv
-    from coursekit.release.release import release
-    from coursekit.report import plot_grades
+    from coursekit.release import release
+    from coursekit.gradeplots import plot_grades
     from coursekit.samples import make_samples
-    from coursekit.source.validate import validate_or_raise
+    from coursekit.validate import validate_or_raise
 
     course = Course.copy_of(repo, fresh_root(Path(folder)))
     names = course.assignments()

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from coursekit.assignment import Assignment
-from coursekit.checks import load_module
+from coursekit.runtime.checks import load_module
 
 
 def build(assignment: Assignment, course_dir: Path) -> dict[str, np.ndarray]:

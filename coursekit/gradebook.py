@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from nbgrader.api import Gradebook, MissingEntry
 
 from coursekit.assignment import Assignment
-from coursekit.autograde.safefs import printable
+from coursekit.safefs import printable
 from coursekit.spreadsheet import text_cell
 
 AWAITING = None  # the score of an item awaiting manual grading

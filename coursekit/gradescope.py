@@ -6,7 +6,7 @@ The zip holds:
   22.04): installs Python 3.11 and bubblewrap with apt-get, makes a venv at
   ``/autograder/venv`` and pip-installs ``requirements.txt`` (the grader's own
   dependencies, pinned to the versions the instructor grades with) and PyTorch's
-  CPU build (``coursekit.pytorch``).  ``COURSEKIT_SKIP_APT=1`` (or not being
+  CPU build (``coursekit.runtime.pytorch``).  ``COURSEKIT_SKIP_APT=1`` (or not being
   root) skips apt-get; ``COURSEKIT_GRADESCOPE_VENV`` puts the venv elsewhere.
 * ``run_autograder`` — run for each submission: ``python -m coursekit.gradescope
   run`` over ``/autograder`` (``COURSEKIT_GRADESCOPE_ROOT`` points it at another
@@ -23,7 +23,7 @@ A run grades exactly as ``course autograde`` does: the upload in
 same zip inspection as ``course collect`` (a folder is zipped first, links and
 special files left out), the same :class:`~coursekit.autograde.grader.Grader`
 runs it in the bubblewrap sandbox with the assignment's limits, and
-``results.json`` comes from the same :func:`~coursekit.feedback.report.results_json`.
+``results.json`` comes from the same :func:`~coursekit.feedback.results_json`.
 For Gradescope, every test gets a ``visibility``, and a written item is listed
 with 0 of its points and a line saying it is graded by hand from the PDF.
 
@@ -56,7 +56,7 @@ import zipfile
 from pathlib import Path
 
 from coursekit.assignment import DECLARATION, Assignment
-from coursekit.autograde.safefs import is_utf8, printable
+from coursekit.safefs import is_utf8, printable
 from coursekit.course import Course, CourseError
 
 KIT = Path(__file__).resolve().parent
@@ -65,7 +65,7 @@ STUDENT = "submission"  # the one student a Gradescope run grades
 HAND_GRADED = "Graded by hand from the hand-in PDF: 0 points here until a grader scores it."
 SANDBOX_MB = 384  # all student code of a submission may use (Gradescope's default container: 768 MB)
 DEADLINE_SECONDS = 540  # Gradescope's default limit is 10 minutes; a results.json must be written before it
-# What the grader imports besides the standard library and PyTorch (installed by coursekit.pytorch).
+# What the grader imports besides the standard library and PyTorch (installed by coursekit.runtime.pytorch).
 RUNTIME_PACKAGES = ("numpy", "nbformat", "python-dateutil", "nh3")  # nh3: the feedback page's sanitiser
 GENERATED = ("__pycache__", ".ipynb_checkpoints")
 
@@ -89,7 +89,7 @@ BASE="${COURSEKIT_GRADESCOPE_BASE_PYTHON:-$(command -v python3.11 || command -v 
 "$BASE" -m venv "$VENV"
 cd "$HERE/kit"
 # PyTorch's CPU build (no CUDA: the image stays small), then the pinned rest.
-"$VENV/bin/python" -m coursekit.pytorch -r "$HERE/requirements.txt"
+"$VENV/bin/python" -m coursekit.runtime.pytorch -r "$HERE/requirements.txt"
 "$VENV/bin/python" -c 'import coursekit.gradescope, coursekit.autograde.grader, numpy, nbformat, torch'
 chmod -R a+rX "$HERE" "$VENV"
 echo "setup.sh: ready ($VENV)"
@@ -170,7 +170,7 @@ def grader_packages(assignment: Assignment) -> tuple[str, ...]:
             raise CourseError(f"student code may import {module!r} ([policy] modules), but it is not installed "
                               f"for {sys.executable}")
         found += owners[module]
-    # PyTorch comes from coursekit.pytorch (its CPU build), not from the pins.
+    # PyTorch comes from coursekit.runtime.pytorch (its CPU build), not from the pins.
     return tuple(p for p in dict.fromkeys(found) if re.sub(r"[-_.]+", "-", p).lower() != "torch")
 
 
@@ -195,7 +195,7 @@ def requirements(packages: tuple[str, ...] = RUNTIME_PACKAGES) -> str:
                 continue
             todo.append(re.match(r"[A-Za-z0-9._-]+", req).group(0))
     lines = ["# The grader's own dependencies, pinned to the instructor's (`course gradescope`);",
-             "# PyTorch's CPU build is installed by coursekit.pytorch."]
+             "# PyTorch's CPU build is installed by coursekit.runtime.pytorch."]
     return "\n".join(lines + [f"{name}=={version}" for name, version in sorted(pins.items())]) + "\n"
 
 
@@ -235,7 +235,7 @@ def run(root: Path, source: Path, *, deadline: float = DEADLINE_SECONDS) -> dict
         traceback.print_exc()
         data = _not_graded(assignment, "The autograder failed, so this is not your score; please tell the "
                            f"course staff. ({type(exc).__name__}: {str(exc)[:500]})", start, failed=True)
-    from coursekit.feedback.report import write_atomic
+    from coursekit.safefs import write_atomic
 
     write_atomic(results, json.dumps(data, indent=1))
     return data
@@ -247,8 +247,8 @@ def grade_upload(assignment: Assignment, source_course: Course, upload: Path, wo
     as `course autograde` does; returns Gradescope's results.json."""
     from coursekit.autograde.grader import Grader, GraderConfig
     from coursekit.timestamps import TIMESTAMP, format_timestamp
-    from coursekit.handin.bundle import ZipRefused, extract, inspect_zip
-    from coursekit.handin.spec import spec_of
+    from coursekit.runtime.handin.bundle import ZipRefused, extract, inspect_zip
+    from coursekit.runtime.handin.spec import spec_of
 
     course = Course(work / "course", repo=source_course.repo)
     shutil.copytree(source_course.folder("release", assignment.name), course.folder("release", assignment.name))
@@ -280,7 +280,7 @@ def grade_upload(assignment: Assignment, source_course: Course, upload: Path, wo
 
 def gradescope_results(result, assignment: Assignment) -> dict:
     """`course autograde`'s results.json, as Gradescope shows it: each test visible, written items at 0."""
-    from coursekit.feedback.report import results_json
+    from coursekit.feedback import results_json
 
     data = results_json(result, assignment)
     written = {item.grade_id for item in assignment.manual_items}
@@ -318,7 +318,7 @@ def _upload_zip(upload: Path, scratch: Path, zip_name: str) -> Path:
         return zips[0]
     if len(zips) > 1:
         raise Refused(f"upload one hand-in zip ({zip_name}), not {len(zips)}")
-    from coursekit.handin.bundle import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
+    from coursekit.runtime.handin.bundle import MAX_MEMBER_BYTES, MAX_MEMBERS, MAX_TOTAL_BYTES
 
     scratch.mkdir(parents=True, exist_ok=True)
     out, total, count = scratch / zip_name, 0, 0

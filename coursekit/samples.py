@@ -21,7 +21,8 @@ import nbformat
 
 from coursekit.assignment import Assignment
 from coursekit.course import Course
-from coursekit.source.markers import SOLUTION, find_regions
+from coursekit.library.markers import SOLUTION, find_regions
+from coursekit.library.view import reference_file
 
 Bug = tuple[str, str, str, tuple[str, ...]]  # (file, correct text, buggy text, grade ids it costs)
 
@@ -42,19 +43,6 @@ def copy_release(release: Path, dest: Path) -> Path:
         shutil.rmtree(dest)
     shutil.copytree(release, dest, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
     return dest
-
-
-def reference_file(assignment: Assignment, repo: Path, rel: str) -> str:
-    """The instructor's student file ``rel`` as the assignment has it: the regions of other
-    assignments' scope gone, only the classes and functions it has reached (what a student who
-    solved exactly this assignment hands in)."""
-    from coursekit.release.release import keep_top_level
-    from coursekit.release.stub import scope_text
-    from coursekit.source.markers import course_order
-
-    text = (Path(repo) / rel).read_text(encoding="utf-8")
-    view = scope_text(text, assignment.name, course_order(repo, assignment.name), rel)
-    return keep_top_level(view, assignment.names_in(rel))
 
 
 def model_solution(source: str) -> str:

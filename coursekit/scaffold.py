@@ -29,14 +29,11 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from coursekit.assignment import DECLARATION, NAME, assignment_names, load_assignment
-from coursekit.checks import FIXTURE
+from coursekit.runtime.checks import fixture_of
 
 NOTEBOOK = "ExampleTester"
 GRADE_ID = "double"
 POINTS = 2
-# The fixture path the tester's check() reads by default; a course that already uses it
-# (another assignment's fixture) gets data/<assignment>.npz and a notebook that says so.
-DEFAULT_FIXTURE = FIXTURE.as_posix()
 
 
 class ScaffoldError(ValueError):
@@ -68,7 +65,7 @@ def scaffold(root: Path, name: str, package: str = "mytorch") -> list[Path]:
         raise FileExistsError(f"{existing} exists: assignment {name!r} is already in this course; "
                               "choose another name")
     module = module_name(name)
-    fixture = _fixture_path(root, name)
+    fixture = fixture_of(name)
     init = f"{package}/__init__.py"
     student = f"{package}/{module}/example.py"
     given = [f"{package}/{module}/__init__.py"]
@@ -112,20 +109,6 @@ def scaffold(root: Path, name: str, package: str = "mytorch") -> list[Path]:
         [f"source/{name}/{DECLARATION}", f"source/{name}/{NOTEBOOK}.ipynb", f"source/{name}/checks.py",
          fixture, init, given[-1], student, "nbgrader_config.py"])}
     return sorted(written, key=lambda p: order.get(p.relative_to(root).as_posix(), len(order)))
-
-
-def _fixture_path(root: Path, name: str) -> str:
-    taken = {_fixture_of(root, other) for other in assignment_names(root)}
-    if (root / DEFAULT_FIXTURE).exists() or DEFAULT_FIXTURE in taken:
-        return f"{Path(DEFAULT_FIXTURE).parent.as_posix()}/{name}.npz"
-    return DEFAULT_FIXTURE
-
-
-def _fixture_of(root: Path, name: str) -> str:
-    try:
-        return load_assignment(root, name).fixture
-    except ValueError:
-        return ""
 
 
 def _declared_by_any(root: Path, rel: str) -> bool:
@@ -241,7 +224,7 @@ from typing import Mapping
 
 import numpy as np
 
-from coursekit.checks import Arrays, Check, Checks, dim
+from coursekit.runtime.checks import Arrays, Check, Checks, dim
 
 checks = Checks()  # the kit finds this assignment's checks here
 
@@ -308,11 +291,8 @@ def _meta(grade_id: str, *, grade: bool, points: int | None = None) -> dict:
 
 
 def tester_notebook(name: str, student: str, fixture: str) -> nbformat.NotebookNode:
-    if fixture == DEFAULT_FIXTURE:
-        setup = "import numpy as np\nfrom coursekit.checks.tester import check"
-    else:
-        setup = ("from functools import partial\n\nimport numpy as np\nfrom coursekit.checks.tester import check\n\n"
-                 f'check = partial(check, fixture="{fixture}")  # this assignment\'s handout data')
+    # check() reads the fixture the release's facts name (coursekit/runtime/checks/assignment.json).
+    setup = "import numpy as np\nfrom coursekit.runtime.checks.tester import check"
     cells = [
         new_markdown_cell(f"""\
 # {name}: an example problem

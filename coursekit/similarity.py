@@ -47,11 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursekit.assignment import Assignment
-from coursekit.autograde import safefs
+from coursekit import safefs
 from coursekit.autograde.submission import read_cells, source_text
-from coursekit.checks.library import MAX_LIBRARY_FILE
+from coursekit.runtime.checks.library import MAX_LIBRARY_FILE
 from coursekit.course import Course, CourseError
-from coursekit.feedback.report import write_atomic
+from coursekit.safefs import write_atomic
 from coursekit.inert import meta_csp, policy, sha256_source
 from coursekit.spreadsheet import text_cell
 

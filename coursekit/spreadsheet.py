@@ -11,7 +11,7 @@ formats itself (scores, shares) stay numbers.
 """
 from __future__ import annotations
 
-from coursekit.autograde.safefs import printable
+from coursekit.safefs import printable
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL = 1000  # characters of one text cell (ids and names are far shorter)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from coursekit.datasets import Dataset, load_dataset
+from helpers.datasets import Dataset, load_dataset
 
 if TYPE_CHECKING:  # annotations only: torch and matplotlib are imported where they are used
     import matplotlib.figure

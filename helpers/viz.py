@@ -15,7 +15,7 @@ def plot_activations(mytorch: Any = None, names: tuple[str, ...] = ACTIVATIONS):
     import matplotlib.pyplot as plt
 
     if mytorch is None:
-        from coursekit.checks.tester import load_mytorch
+        from coursekit.runtime.checks.tester import load_mytorch
 
         mytorch = load_mytorch()
     x = np.linspace(-5, 5, 401)

@@ -25,7 +25,7 @@ def released_course(tmp_path_factory, repo):
 
     Tests copy it (see `course_copy`) so that each grades into its own gradebook."""
     from coursekit.course import Course
-    from coursekit.release.release import release
+    from coursekit.release import release
 
     root = tmp_path_factory.mktemp("course")
     course = Course.copy_of(repo, root)
@@ -55,7 +55,7 @@ def fake_nbgrader(assignment, course) -> None:
 
     import nbformat
 
-    from coursekit.release import release as rel
+    from coursekit import release as rel
 
     src, dest = rel.source_dir(assignment, course), rel.release_dir(assignment, course)
     shutil.copytree(src, dest)
@@ -74,12 +74,12 @@ def fake_nbgrader(assignment, course) -> None:
 # Every test module's areas, in one table (markers registered in pyproject.toml), so that
 # `pytest -m sandbox` runs what covers the sandbox and `make check` can leave out the slow tiers.
 # `classwide`: grades a whole class or many sandboxed hand-ins (minutes); `browser`: Playwright.
-# A module missing here fails collection: the table cannot go stale.
+# A module missing here fails collection: the table cannot go stale.  Kit tests sit in tests/, each
+# assignment's own tests in tests/<assignment>/, the course helpers' in tests/course_helpers/.
 AREAS: dict[str, tuple[str, ...]] = {
     "test_adversarial": ("grading", "hostile", "security", "classwide"),
     "test_autograde_plain": ("grading", "platforms", "classwide"),
     "test_cell_items": ("grading", "authoring", "sandbox"),
-    "test_checks": ("checks", "mytorch"),
     "test_cluster": ("cluster", "grading", "classwide"),
     "test_cluster_security": ("cluster", "security"),
     "test_collect": ("collect",),
@@ -93,16 +93,18 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_handin": ("handin",),
     "test_harness": ("sandbox", "hostile", "grading"),
     "test_hidden_hidden": ("grading",),
+    "test_hw1_checks": ("checks", "course"),
+    "test_hw1_mytorch": ("mytorch", "course"),
     "test_hw2_checks": ("checks", "course"),
     "test_hw2_grading": ("grading", "course", "classwide"),
+    "test_hw2_mytorch": ("mytorch", "course"),
     "test_hw2_notebooks": ("course", "release"),
     "test_inert_browser": ("security", "formgrader", "browser"),
     "test_inert_views": ("security", "formgrader", "similarity"),
     "test_kit_is_generic": ("authoring",),
+    "test_layers": ("tooling",),
     "test_library_growth": ("authoring", "release"),
     "test_memory_bounds": ("grading", "hostile"),
-    "test_mytorch": ("mytorch",),
-    "test_mytorch_hw2": ("mytorch", "course"),
     "test_new_assignment": ("authoring", "release", "grading"),
     "test_postgres": ("platforms", "grading"),
     "test_protocol": ("sandbox", "hostile"),

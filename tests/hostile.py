@@ -200,9 +200,9 @@ def _deep_json_notebook(notebook: str, depth: int) -> Callable[[Path, Path], Non
 
 
 FAKE_CHECK_CELL = PATCH_NUMPY + """
-import coursekit.checks, coursekit.checks.tester as t
+import coursekit.runtime.checks, coursekit.runtime.checks.tester as t
 t.check = lambda *a, **k: None
-coursekit.checks.compare_arrays = lambda *a, **k: coursekit.checks.Verdict(True, "ok")
+coursekit.runtime.checks.compare_arrays = lambda *a, **k: coursekit.runtime.checks.Verdict(True, "ok")
 """
 
 
@@ -225,7 +225,7 @@ HOSTILE: tuple[Hostile, ...] = (
             frozenset(EVERYTHING), "an added first cell in every notebook fakes check() and numpy"),
     Hostile("fake_compare_in_kit_copy", "reference",
             _both(_replace(LINEAR, *WRONG_LINEAR_BACKWARD),
-                  _replace("coursekit/checks/__init__.py", "    for name, want in reference.items():",
+                  _replace("coursekit/runtime/checks/__init__.py", "    for name, want in reference.items():",
                            "    return Verdict(True, 'ok')\n    for name, want in reference.items():")),
             frozenset({"linear_backward"} | MLPS), "a wrong Linear.backward; the handed-in copy of the "
                                                     "check helpers always passes (the grader uses its own)"),
@@ -328,7 +328,7 @@ HOSTILE: tuple[Hostile, ...] = (
             lambda d, r: ((d / LINEAR).unlink(), os.symlink(r / LINEAR, d / LINEAR)),
             frozenset(EVERYTHING), "linear.py is a symlink to the reference"),
     Hostile("tampered_fixture", "reference",
-            lambda d, r: (d / "data" / "testerData.npz").write_bytes(b"garbage"),
+            lambda d, r: (d / HW1.fixture).write_bytes(b"garbage"),
             frozenset(), "the handed-in fixture file replaced (the grader uses the instructor's)"),
     # -- forging results: only the harness labels answers, and a case that raised has none
     Hostile("forge_answers_then_raise", "blank",

@@ -17,7 +17,7 @@ import pytest
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import GraderConfig
 from coursekit.autograde.run import autograde
-from coursekit.feedback.report import read_result
+from coursekit.results import read_result
 from coursekit.gradebook import item_scores
 from coursekit.samples import make_samples
 

@@ -19,7 +19,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import Grader, GraderConfig
-from coursekit.checks.policy import check_source
+from coursekit.runtime.checks.policy import check_source
 from coursekit.course import Course, CourseError
 
 NEEDS_SANDBOX = pytest.mark.skipif(not sandbox.available(), reason="bubblewrap is not usable here")
@@ -68,7 +68,7 @@ def double(x):
     ### END SOLUTION
 '''
 CHECKS = '''import numpy as np
-from coursekit.checks import Check, Checks
+from coursekit.runtime.checks import Check, Checks
 
 
 def _inputs(rng, shape):
@@ -124,7 +124,7 @@ def write_course(root: Path) -> Course:
     (src / "checks.py").write_text(CHECKS)
     nb = new_notebook(cells=[
         new_markdown_cell("# A tester"),
-        new_code_cell("import numpy as np\nfrom coursekit.checks.tester import check"),
+        new_code_cell("import numpy as np\nfrom coursekit.runtime.checks.tester import check"),
         new_code_cell(SOLUTION_CELL, metadata=meta("slope_code", solution=True)),
         test_cell("double", 2),
         test_cell("slope", 3),
@@ -139,7 +139,7 @@ def write_course(root: Path) -> Course:
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory) -> Course:
-    from coursekit.release.release import release
+    from coursekit.release import release
 
     course = write_course(tmp_path_factory.mktemp("cells") / "course")
     release(course.assignment(NAME), course)
@@ -407,17 +407,17 @@ def test_the_default_policy_is_numpy_the_package_and_the_kits_stdlib():
 @pytest.fixture
 def kernel(released, monkeypatch):
     """This process as a notebook kernel would be: the assignment's checks shipped, a __main__ namespace."""
-    from coursekit.checks import load_module
+    from coursekit.runtime.checks import load_module
 
     checks = load_module(released.root / "source" / NAME / "checks.py")
-    monkeypatch.setitem(sys.modules, "coursekit.checks.assignment", checks)
+    monkeypatch.setitem(sys.modules, "coursekit.runtime.checks.assignment", checks)
     main = types.ModuleType("__main__")
     monkeypatch.setitem(sys.modules, "__main__", main)
     return main
 
 
 def test_tester_check_runs_what_the_notebook_defined(released, kernel, capsys):
-    from coursekit.checks.tester import CheckFailed, check
+    from coursekit.runtime.checks.tester import CheckFailed, check
 
     fixture = released.root / "data" / "hwc.npz"
     with pytest.raises(CheckFailed, match="slope is not defined in this notebook yet"):

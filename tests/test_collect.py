@@ -22,8 +22,8 @@ from conftest import HW1
 from coursekit.cli import main
 from coursekit.collect import Naming, collect, format_timestamp, parse_timestamp, read_roster
 from coursekit.course import Course, CourseError
-from coursekit.handin import bundle
-from coursekit.handin.spec import spec_of
+from coursekit.runtime.handin import bundle
+from coursekit.runtime.handin.spec import spec_of
 
 SPEC = spec_of(HW1)
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
@@ -274,8 +274,8 @@ def test_a_zip_of_the_whole_folder_is_accepted(course, inbox):
 
 
 def test_only_the_layout_is_unpacked(course, inbox):
-    extra = {"data/testerData.npz": b"x" * 100, "mytorch/__pycache__/linear.cpython-311.pyc": b"\0",
-             "coursekit/checks/hw1.py": b"cheat = 1\n", "notes.txt": b"hi", "mytorch/nn/data.bin": b"\0"}
+    extra = {"data/hw1/testerData.npz": b"x" * 100, "mytorch/__pycache__/linear.cpython-311.pyc": b"\0",
+             "coursekit/runtime/checks/hw1.py": b"cheat = 1\n", "notes.txt": b"hi", "mytorch/nn/data.bin": b"\0"}
     make_zip(inbox / "gina.zip", files() | extra)
     report = collect(HW1, course, inbox)
     dest = submitted(course, "gina")

@@ -8,7 +8,7 @@ member silently winning.  Names with control characters are refused, and
 whatever student-controlled text is printed (zip names, member names) reaches
 the terminal with its control characters escaped.
 
-The same inspection (``coursekit.handin.bundle.inspect_zip``) is what the
+The same inspection (``coursekit.runtime.handin.bundle.inspect_zip``) is what the
 student's handin.py checks its zip with and what the Gradescope runner
 grades an upload with; both are tested here too.
 """
@@ -26,8 +26,8 @@ import pytest
 from conftest import HW1
 from coursekit.cli import main
 from coursekit.course import Course
-from coursekit.handin import bundle
-from coursekit.handin.spec import spec_of
+from coursekit.runtime.handin import bundle
+from coursekit.runtime.handin.spec import spec_of
 from test_collect import files, make_zip, submitted
 
 SPEC = spec_of(HW1)
@@ -258,7 +258,7 @@ def test_gradescope_refuses_an_upload_of_files_with_names_a_zip_cannot_hold(grad
 
 def test_the_shipped_escaping_is_the_kits():
     """bundle.shown (shipped to students) and safefs.printable (the kit's) show a name alike."""
-    from coursekit.autograde.safefs import printable
+    from coursekit.safefs import printable
 
     for name in ["alice.zip", "jos\u00e9.py", f"a{OSC52}\x1b[2J\r\x07\x00\x9b.py", os.fsdecode(b"erin_\xff\xfe.zip"),
                  "\ud800x", "x" * 300]:

@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 
 from coursekit.cli import main
-from coursekit.feedback.report import read_result, write_exchange_feedback
-from coursekit.handin.bundle import write_zip
-from coursekit.handin.spec import spec_of
+from coursekit.feedback import write_exchange_feedback
+from coursekit.results import read_result
+from coursekit.runtime.handin.bundle import write_zip
+from coursekit.runtime.handin.spec import spec_of
 from coursekit.samples import hand_in_reference
 
 from conftest import HW1

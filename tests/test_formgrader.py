@@ -76,7 +76,7 @@ def call(url: str, path: str, method: str = "GET", body: dict | None = None, raw
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     from coursekit.autograde.run import autograde
-    from coursekit.release.release import release
+    from coursekit.release import release
     from coursekit.samples import copy_release, hand_in_reference
 
     tmp = tmp_path_factory.mktemp("formgrader")
@@ -182,7 +182,7 @@ def test_a_grader_scores_a_written_answer_in_the_browser(tmp_path, capsys):
     from coursekit.autograde.run import autograde
     from coursekit.cli import main
     from coursekit.course import Course
-    from coursekit.release.release import release
+    from coursekit.release import release
     from coursekit.samples import make_samples
 
     course = Course.copy_of(REPO, tmp_path / "course")

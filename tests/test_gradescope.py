@@ -25,7 +25,7 @@ from coursekit.autograde.cases import read_cases
 from coursekit.autograde.run import autograde
 from coursekit.course import Course
 from coursekit.gradescope import HAND_GRADED, build
-from coursekit.release.release import release
+from coursekit.release import release
 from coursekit.samples import make_samples
 
 from conftest import REPO

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.handin.bundle import verify_zip
-from coursekit.handin.pdf import find_browser
-from coursekit.handin.spec import spec_of
+from coursekit.runtime.handin.bundle import verify_zip
+from coursekit.runtime.handin.pdf import find_browser
+from coursekit.runtime.handin.spec import spec_of
 from coursekit.samples import copy_release, hand_in_reference
 
 from conftest import HW1, copy_course
@@ -332,8 +332,8 @@ def test_a_missing_browser_is_one_line_saying_what_to_install(released_course, t
 
 
 def test_missing_engines_say_what_to_install(monkeypatch):
-    from coursekit.handin import pdf
-    from coursekit.handin.spec import HandinError
+    from coursekit.runtime.handin import pdf
+    from coursekit.runtime.handin.spec import HandinError
 
     monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
     monkeypatch.setattr(pdf, "BROWSER_PATHS", ())
@@ -355,7 +355,7 @@ def test_no_name_without_a_terminal_is_one_line(released_course, tmp_path):
 def test_summary_of_graded_cells_by_grade_id():
     import nbformat
 
-    from coursekit.handin.run import FAIL, NOT_RUN, PASS, summarise
+    from coursekit.runtime.handin.run import FAIL, NOT_RUN, PASS, summarise
 
     def code(gid, outputs, count=1, grade=True):
         cell = nbformat.v4.new_code_cell("check()", metadata={"nbgrader": {"grade": grade, "grade_id": gid,
@@ -376,7 +376,7 @@ def test_edited_graded_cells_are_noticed_with_nbgraders_checksum(released_course
     import nbformat
     from nbgrader.utils import compute_checksum
 
-    from coursekit.handin.run import edited_graded_cells, nbgrader_checksum
+    from coursekit.runtime.handin.run import edited_graded_cells, nbgrader_checksum
 
     nb = nbformat.read(released_course.folder("release", "hw1") / "LossTester.ipynb", as_version=4)
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
@@ -389,7 +389,7 @@ def test_edited_graded_cells_are_noticed_with_nbgraders_checksum(released_course
 def test_progress_bars_are_shown_as_a_terminal_would(released_course):
     import nbformat
 
-    from coursekit.handin.run import _as_a_terminal_shows
+    from coursekit.runtime.handin.run import _as_a_terminal_shows
 
     cell = nbformat.v4.new_code_cell("")
     cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text="a 10%\ra 50%\ra 100%\nnext\r\n")]
@@ -403,7 +403,7 @@ def test_a_bar_redrawn_in_outputs_of_its_own_is_one_line():
     are joined first, as Jupyter shows them; other outputs keep their place."""
     import nbformat
 
-    from coursekit.handin.run import _as_a_terminal_shows
+    from coursekit.runtime.handin.run import _as_a_terminal_shows
 
     new = nbformat.v4.new_output
     cell = nbformat.v4.new_code_cell("")
@@ -418,16 +418,21 @@ def test_a_bar_redrawn_in_outputs_of_its_own_is_one_line():
         ("display_data", None, None), ("stream", "stdout", "done\n")]
 
 
-def test_every_handin_module_is_shipped_with_the_release(repo):
-    modules = {p.relative_to(repo).as_posix() for p in (repo / "coursekit" / "handin").glob("*.py")}
-    assert modules <= set(HW1.shipped_modules)
+def test_the_release_ships_the_runtime_folder_whole_and_nothing_else_of_the_kit(repo, released_course):
+    from coursekit.assignment import SHIPPED_CHECKS
+
+    release = released_course.folder("release", HW1.name)
+    shipped = {p.relative_to(release).as_posix() for p in (release / "coursekit").rglob("*.py")}
+    runtime = {p.relative_to(repo).as_posix() for p in (repo / "coursekit" / "runtime").rglob("*.py")}
+    assert "coursekit/runtime/handin/main.py" in runtime
+    assert shipped == runtime | {"coursekit/__init__.py", SHIPPED_CHECKS}
 
 
 def test_a_notebook_nbconvert_cannot_convert_becomes_a_page_saying_so(monkeypatch):
     import nbformat
 
-    from coursekit.handin.document import NotebookHTML
-    from coursekit.handin.run import NotebookRun
+    from coursekit.runtime.handin.document import NotebookHTML
+    from coursekit.runtime.handin.run import NotebookRun
 
     html = NotebookHTML()
     real = html._export
@@ -452,8 +457,8 @@ def test_the_latex_route_replaces_only_the_notebook_latex_cannot_take(monkeypatc
 
     import nbformat
 
-    from coursekit.handin import pdf
-    from coursekit.handin.run import NotebookRun
+    from coursekit.runtime.handin import pdf
+    from coursekit.runtime.handin.run import NotebookRun
 
     def fake_latex(nb):
         if any("$\\broken$" in c.source for c in nb.cells):
@@ -478,9 +483,9 @@ def test_the_latex_engine_prints_the_hand_in(handed_in, tmp_path):
 
     import nbformat
 
-    from coursekit.handin import pdf
-    from coursekit.handin.document import read_sources
-    from coursekit.handin.run import NotebookRun
+    from coursekit.runtime.handin import pdf
+    from coursekit.runtime.handin.document import read_sources
+    from coursekit.runtime.handin.run import NotebookRun
 
     with zipfile.ZipFile(handed_in["zip"]) as zf:
         runs = [NotebookRun(nb, nbformat.reads(zf.read(f"{nb}.ipynb").decode(), as_version=4))
@@ -502,7 +507,7 @@ def trained(released_course, tmp_path_factory) -> dict:
     reference library (no browser needed)."""
     from dataclasses import replace
 
-    from coursekit.handin.run import run_notebooks
+    from coursekit.runtime.handin.run import run_notebooks
 
     folder = copy_release(released_course.folder("release", "hw1"), tmp_path_factory.mktemp("trained") / "hw1")
     hand_in_reference(HW1, released_course.repo, folder)
@@ -528,7 +533,7 @@ def test_training_in_a_hand_in_writes_no_stderr_and_one_line_per_run(trained):
 
 
 def test_the_pdf_html_has_no_stderr_and_heads_each_part_with_its_points(trained):
-    from coursekit.handin.document import NotebookHTML
+    from coursekit.runtime.handin.document import NotebookHTML
 
     html = NotebookHTML()
     linear, training = (html.convert(trained[nb]) for nb in ("LinearTester", "TrainingTester"))
@@ -542,8 +547,8 @@ def test_the_pdf_html_has_no_stderr_and_heads_each_part_with_its_points(trained)
 def test_the_pdf_drops_stderr_and_shows_errors_as_given_without_colours():
     import nbformat
 
-    from coursekit.handin.document import NotebookHTML, for_print
-    from coursekit.handin.run import NotebookRun
+    from coursekit.runtime.handin.document import NotebookHTML, for_print
+    from coursekit.runtime.handin.run import NotebookRun
 
     new = nbformat.v4.new_output
     cell = nbformat.v4.new_code_cell("check('x')")
@@ -569,8 +574,8 @@ def test_the_pdf_drops_stderr_and_shows_errors_as_given_without_colours():
 def test_a_part_counts_written_answers_in_its_points():
     import nbformat
 
-    from coursekit.handin.document import banner, heading
-    from coursekit.handin.run import NotebookRun, summarise
+    from coursekit.runtime.handin.document import banner, heading
+    from coursekit.runtime.handin.run import NotebookRun, summarise
 
     def graded(cell, gid, points):
         cell.metadata["nbgrader"] = {"grade": True, "grade_id": gid, "points": points}
@@ -591,7 +596,7 @@ def test_a_part_counts_written_answers_in_its_points():
 
 
 def test_name_and_id_are_asked_once_then_remembered(tmp_path, monkeypatch):
-    from coursekit.handin import cli
+    from coursekit.runtime.handin import main as cli
 
     answers = iter(["Grace Hopper", "gh42"])
     monkeypatch.setattr(cli.sys, "stdin", type("TTY", (), {"isatty": staticmethod(lambda: True)})())
@@ -609,7 +614,7 @@ def test_answering_a_written_question_is_not_editing_a_graded_cell():
     """A written answer cell (grade and solution) is meant to change; a graded test cell is not."""
     import nbformat
 
-    from coursekit.handin.run import edited_graded_cells, nbgrader_checksum
+    from coursekit.runtime.handin.run import edited_graded_cells, nbgrader_checksum
 
     def cell(kind, grade_id, solution):
         meta = {"grade": True, "solution": solution, "locked": not solution, "grade_id": grade_id, "points": 2.0,

@@ -24,7 +24,7 @@ CONFIG = GraderConfig(limits=LIMITS)
 # Two probe checks: each calls the student's function of the same name on x.
 PROBES = '''
 import numpy as np
-from coursekit.checks import Check, Checks
+from coursekit.runtime.checks import Check, Checks
 
 checks = Checks()
 for _name in ("first", "second"):

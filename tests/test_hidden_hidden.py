@@ -25,7 +25,7 @@ from conftest import HW1, REPO, copy_course
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import Grader, GraderConfig
 from coursekit.autograde.run import autograde
-from coursekit.checks import fixture_case
+from coursekit.runtime.checks import fixture_case
 from coursekit.samples import copy_release, hand_in_reference
 
 if not sandbox.available():
@@ -235,7 +235,7 @@ def test_one_gate_for_what_a_hidden_case_may_say():
     """Categories come from the fixed words only: an exception class of the student's own (named after
     a value, or after a built-in), a forged category, a compare function's message: "wrong answer"."""
     from coursekit.autograde.grader import Failure
-    from coursekit.checks import Verdict, compare_arrays, public_category, raised_category
+    from coursekit.runtime.checks import Verdict, compare_arrays, public_category, raised_category
 
     assert raised_category(ValueError) == "raised ValueError"
     assert raised_category(type("E7x3", (Exception,), {})) == "raised an exception"

@@ -69,8 +69,8 @@ class Watch:
 @pytest.fixture(scope="module")
 def hostile_course(tmp_path_factory):
     from coursekit.autograde.run import autograde
-    from coursekit.feedback.report import refresh_outputs
-    from coursekit.release.release import release
+    from coursekit.feedback import refresh_outputs
+    from coursekit.release import release
     from coursekit.samples import copy_release, hand_in_reference
     from coursekit.similarity import compare
 

@@ -260,7 +260,7 @@ def served_hostile(tmp_path_factory):
     from test_written import NAME, write_course
 
     from coursekit.autograde.run import autograde
-    from coursekit.release.release import release
+    from coursekit.release import release
     from coursekit.samples import copy_release, hand_in_reference
 
     tmp = tmp_path_factory.mktemp("served")
@@ -326,8 +326,8 @@ def test_a_file_served_from_a_submission_folder_runs_no_script(served_hostile):
 # -- the kit's feedback page --------------------------------------------------------------------
 
 def test_the_feedback_page_escapes_what_the_student_wrote_and_allows_no_script():
-    from coursekit.autograde.grader import ItemResult, SubmissionResult
-    from coursekit.feedback.report import feedback_html
+    from coursekit.results import ItemResult, SubmissionResult
+    from coursekit.feedback import feedback_html
 
     payload = f"<img src=x onerror=\"window.{MARK}=1\"><script>window.{MARK}=2</script>"
     result = SubmissionResult(
@@ -350,7 +350,7 @@ def test_the_feedback_page_escapes_what_the_student_wrote_and_allows_no_script()
 def test_the_similarity_report_shows_hostile_code_as_text_under_a_strict_policy(tmp_path):
     from test_written import NAME, write_course
 
-    from coursekit.release.release import release
+    from coursekit.release import release
     from coursekit.samples import copy_release
     from coursekit.similarity import compare
 

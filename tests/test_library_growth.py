@@ -19,10 +19,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from coursekit.course import Course
-from coursekit.release import release as rel
-from coursekit.release.stub import StubError, scope_text, stub_source
-from coursekit.source.markers import Scope, course_order, find_scopes
-from coursekit.source.validate import ValidationError, validate
+from coursekit import release as rel
+from coursekit.library import view
+from coursekit.library.stub import StubError, scope_text, stub_source
+from coursekit.library.markers import Scope, course_order, find_scopes
+from coursekit.validate import ValidationError, validate
 
 from conftest import HW1, fake_nbgrader
 
@@ -181,7 +182,7 @@ notebook = "Act2"
 '''
 
 CHECKS = '''import numpy as np
-from coursekit.checks import Check, Checks
+from coursekit.runtime.checks import Check, Checks
 
 checks = Checks()
 checks.add(Check("{g}", "{g}", lambda rng, shape: {{"z": np.ones((2, 3))}},
@@ -276,7 +277,7 @@ def test_a2_release_has_both_parts_stubbed_with_a2s_signature(course):
 def test_the_grader_stubs_as_the_release_does(course):
     """The grader calls student_stub without an order: it comes from the declaration's course."""
     for name, expected in (("a1", EXPECTED_A1), ("a2", EXPECTED_A2)):
-        assert rel.student_stub(course.assignment(name), "mylib/act.py", ACT) == expected
+        assert view.student_stub(course.assignment(name), "mylib/act.py", ACT) == expected
 
 
 def test_the_reference_imports_and_behaves_as_a2(tmp_path):
@@ -343,12 +344,12 @@ def test_hw1s_reference_files_release_as_before(path):
     view of each of its files, and the stub it releases of each student file, hash to the
     snapshot taken before hw2's code went in (tests/data/hw1_release_view.json)."""
     text = (REPO / path).read_text(encoding="utf-8")
-    order = rel.order_of(HW1)
+    order = view.order_of(HW1)
     assert order[:2] == ["hw1", "hw2"]
     assert set(HW1_BEFORE_HW2) == set(HW1.student_files + HW1.library_files)
     assert sha256(scope_text(text, "hw1", order, path)) == HW1_BEFORE_HW2[path]["view"]
     if path in HW1.student_files:
-        assert sha256(rel.student_stub(HW1, path, text)) == HW1_BEFORE_HW2[path]["stub"]
+        assert sha256(view.student_stub(HW1, path, text)) == HW1_BEFORE_HW2[path]["stub"]
 
 
 def sha256(text: str) -> str:
@@ -385,7 +386,7 @@ def test_bad_scope_markers_are_refused_with_file_and_line(course, broken, line, 
         released(course, "a1")
     assert not rel.release_dir(course.assignment("a1"), course).exists()
     with pytest.raises(StubError, match=rf"mylib/act.py:{line}: "):
-        rel.student_stub(course.assignment("a1"), "mylib/act.py", broken)
+        view.student_stub(course.assignment("a1"), "mylib/act.py", broken)
 
 
 def test_a_view_that_does_not_compile_is_refused(course):
@@ -494,7 +495,7 @@ def test_a_release_that_forgets_the_scopes_is_refused_and_removed(course, monkey
         for rel_path in assignment.student_files + assignment.library_files:
             text = (course.repo / rel_path).read_text()
             if rel_path in assignment.student_files:
-                text = rel.keep_top_level(stub_source(text, rel_path), assignment.names_in(rel_path))
+                text = view.keep_top_level(stub_source(text, rel_path), assignment.names_in(rel_path))
             (rel.release_dir(assignment, course) / rel_path).write_text(text)
 
     monkeypatch.setattr(rel, "write_student_library", unscoped)

@@ -431,7 +431,7 @@ def zip_of_empty_members(count: int, claimed: int | None = None) -> bytes:
 
 @pytest.mark.parametrize("claimed", [None, 1], ids=["counted", "count_lies"])
 def test_a_zip_of_a_million_empty_members_is_refused_before_its_directory_is_read(tmp_path, claimed):
-    from coursekit.handin.bundle import MAX_ZIP_BYTES
+    from coursekit.runtime.handin.bundle import MAX_ZIP_BYTES
 
     data = zip_of_empty_members(600_000, claimed)
     assert len(data) < MAX_ZIP_BYTES
@@ -440,8 +440,8 @@ def test_a_zip_of_a_million_empty_members_is_refused_before_its_directory_is_rea
         import json
         from pathlib import Path
         from conftest import HW1
-        from coursekit.handin.bundle import inspect_zip
-        from coursekit.handin.spec import spec_of
+        from coursekit.runtime.handin.bundle import inspect_zip
+        from coursekit.runtime.handin.spec import spec_of
         before = peak_mb()
         check = inspect_zip(Path({str(tmp_path / "alice.zip")!r}), spec_of(HW1))
         print(json.dumps({{"refusal": check.refusal, "added_mb": peak_mb() - before}}))

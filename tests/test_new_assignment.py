@@ -115,7 +115,7 @@ def test_new_writes_the_assignment_the_library_and_the_course_settings(new_cours
     root, out = new_course
     written = [line.removeprefix("wrote ") for line in out.splitlines() if line.startswith("wrote ")]
     assert written == ["source/demo1/assignment.toml", f"source/demo1/{NB}.ipynb", "source/demo1/checks.py",
-                       "data/testerData.npz", "mytorch/__init__.py", "mytorch/demo1/__init__.py",
+                       "data/demo1/testerData.npz", "mytorch/__init__.py", "mytorch/demo1/__init__.py",
                        "mytorch/demo1/example.py", "nbgrader_config.py"]
     assert sorted(files_under(root)) == sorted(written)
     a = Course(root).assignment("demo1")
@@ -159,7 +159,7 @@ def test_validate_accepts_the_scaffold(released):
 
 
 def test_release_holds_no_solution_and_no_hidden_test(released):
-    from coursekit.release.release import scan_release
+    from coursekit.release import scan_release
 
     c = Course(released)
     folder = c.folder("release", "demo1")
@@ -169,7 +169,8 @@ def test_release_holds_no_solution_and_no_hidden_test(released):
     stub = (folder / "mytorch/demo1/example.py").read_text()
     assert "raise NotImplementedError" in stub and "def double(x):" in stub
     assert not (folder / "assignment.toml").exists() and not (folder / "checks.py").exists()
-    assert (folder / "coursekit/checks/assignment.py").is_file() and (folder / "data/testerData.npz").is_file()
+    assert (folder / "coursekit/runtime/checks/assignment.py").is_file()
+    assert (folder / "data/demo1/testerData.npz").is_file()
     released_nb = nbformat.read(folder / f"{NB}.ipynb", as_version=4)
     test = next(c for c in released_nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
     assert test.source.strip() == 'check("double")'
@@ -347,16 +348,18 @@ def extended(graded) -> Path:
 def test_a_second_assignment_has_its_own_fixture_and_leaves_the_first_alone(extended):
     root = extended
     a = Course(root).assignment("demo2")
-    assert a.fixture == "data/demo2.npz" and (root / "data/demo2.npz").is_file()
+    assert a.fixture == "data/demo2/testerData.npz" and (root / "data/demo2/testerData.npz").is_file()
     # The course's package __init__ belongs to demo1 already; demo2 ships its own folder only.
     assert a.library_files == ("mytorch/demo2/__init__.py",)
     assert course("validate", "demo1", "--course", str(root))[0] == 0
+    # check() finds it through the release's facts: the notebook names no path.
     nb = nbformat.read(root / f"source/demo2/{NB}.ipynb", as_version=4)
-    assert 'fixture="data/demo2.npz"' in nb.cells[1].source
+    assert "fixture" not in nb.cells[1].source
+    assert (root / "data/demo1/testerData.npz").is_file()
 
 
 def test_extended_release_leaks_nothing(extended):
-    from coursekit.release.release import scan_release
+    from coursekit.release import scan_release
 
     c = Course(extended)
     folder = c.folder("release", "demo2")

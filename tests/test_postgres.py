@@ -12,7 +12,7 @@ from coursekit.autograde import sandbox
 from coursekit.autograde.run import autograde
 from coursekit.course import Course
 from coursekit.gradebook import item_scores
-from coursekit.release.release import release
+from coursekit.release import release
 from coursekit.samples import make_samples
 
 from conftest import HW1, copy_course

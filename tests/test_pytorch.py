@@ -1,4 +1,4 @@
-"""coursekit/pytorch.py: which PyTorch build pip is asked for, and the students' requirements.txt.
+"""coursekit/runtime/pytorch.py: which PyTorch build pip is asked for, and the students' requirements.txt.
 
 The choice is tested on made-up machines (system, processor, find-links folders,
 environment); the released requirements.txt is read with ``packaging``'s marker
@@ -17,9 +17,9 @@ import pytest
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
-from coursekit import pytorch
-from coursekit.assignment import SHIPPED_MODULES
-from coursekit.pytorch import CPU_INDEX, TORCH_VERSION, choose, pip_args
+from coursekit.runtime import pytorch
+from coursekit.assignment import runtime_files
+from coursekit.runtime.pytorch import CPU_INDEX, TORCH_VERSION, choose, pip_args
 
 V = TORCH_VERSION
 LINUX = dict(system="Linux", machine="x86_64", python="cp311")
@@ -134,7 +134,7 @@ def test_with_a_requirements_file_its_torch_lines_give_way(tmp_path, capsys):
 
 def test_it_runs_on_the_standard_library_alone(repo):
     """The Makefile runs it in a fresh venv before anything is installed."""
-    code = ("import sys, coursekit.pytorch as p; p.pip_args(find_links=[]); "
+    code = ("import sys, coursekit.runtime.pytorch as p; p.pip_args(find_links=[]); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('numpy', 'torch', 'packaging', 'pip', 'nbformat', 'IPython')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True).stdout
@@ -143,18 +143,18 @@ def test_it_runs_on_the_standard_library_alone(repo):
 
 def test_the_makefile_and_pyproject_take_the_version_from_the_module(repo):
     makefile = (repo / "Makefile").read_text()
-    assert "-m coursekit.pytorch --print" in makefile
+    assert "-m coursekit.runtime.pytorch --print" in makefile
     assert "torch==" not in makefile
     pyproject = (repo / "pyproject.toml").read_text()
     assert '"torch"' in pyproject and "torch==" not in pyproject
-    assert "coursekit/pytorch.py" in SHIPPED_MODULES
+    assert "coursekit/runtime/pytorch.py" in runtime_files()
 
 
 # --- the students' requirements.txt ---------------------------------------------------------
 
 
 def student_requirements_text() -> str:
-    from coursekit.release.release import student_requirements
+    from coursekit.release import student_requirements
 
     return student_requirements()
 
@@ -196,16 +196,16 @@ def test_the_markers_are_valid_pep_508():
 def test_the_student_readme_says_how_to_choose_another_build(released_course):
     readme = (released_course.folder("release", "hw1") / "README.md").read_text()
     assert f"PyTorch {V}, CPU only" in readme
-    assert ("python -m coursekit.pytorch --index-url https://download.pytorch.org/whl/cu126 -r requirements.txt"
+    assert ("python -m coursekit.runtime.pytorch --index-url https://download.pytorch.org/whl/cu126 -r requirements.txt"
             in readme)
-    assert (released_course.folder("release", "hw1") / "coursekit" / "pytorch.py").is_file()
+    assert (released_course.folder("release", "hw1") / "coursekit" / "runtime" / "pytorch.py").is_file()
 
 
 def test_the_released_command_runs_in_the_release(released_course):
     folder = released_course.folder("release", "hw1")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["TORCH_SPEC"] = f"torch=={V}+cu126"
-    proc = subprocess.run([sys.executable, "-m", "coursekit.pytorch", "--print", "-r", "requirements.txt"],
+    proc = subprocess.run([sys.executable, "-m", "coursekit.runtime.pytorch", "--print", "-r", "requirements.txt"],
                           cwd=folder, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[0] == f"torch=={V}+cu126" and "numpy" in proc.stdout.split()

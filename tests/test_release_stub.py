@@ -14,11 +14,12 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from coursekit.assignment import Assignment, Item
 from coursekit.course import Course
-from coursekit.pytorch import TORCH_VERSION
-from coursekit.release import release as rel
-from coursekit.release.stub import StubError, stub_source
-from coursekit.source.markers import SOLUTION, find_regions
-from coursekit.source.validate import ValidationError
+from coursekit.runtime.pytorch import TORCH_VERSION
+from coursekit import release as rel
+from coursekit.library import view
+from coursekit.library.stub import StubError, stub_source
+from coursekit.library.markers import SOLUTION, find_regions
+from coursekit.validate import ValidationError
 
 from conftest import HW1, fake_nbgrader
 
@@ -93,10 +94,10 @@ def test_stubbed_package_imports_and_every_stubbed_function_raises(tmp_path):
     for path in HW1.student_files:
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(rel.student_stub(HW1, path, read(path)))
+        target.write_text(view.student_stub(HW1, path, read(path)))
     for path in HW1.library_files:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(rel.library_view(HW1, path, read(path)))
+        (tmp_path / path).write_text(view.library_view(HW1, path, read(path)))
     script = textwrap.dedent(
         """
         import importlib, inspect, sys
@@ -122,7 +123,7 @@ def test_stubbed_package_imports_and_every_stubbed_function_raises(tmp_path):
         """
     )
     targets = [f"{p[:-3].replace('/', '.')}:{name}" for p in HW1.student_files
-               for name in stubbed_functions(rel.library_view(HW1, p, read(p)))]
+               for name in stubbed_functions(view.library_view(HW1, p, read(p)))]
     proc = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path), *targets],
         capture_output=True, text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}, timeout=120,
@@ -238,14 +239,14 @@ ASSIGNMENT = Assignment(
     package="mylib",
 )
 CHECKS = '''import numpy as np
-from coursekit.checks import Check, Checks
+from coursekit.runtime.checks import Check, Checks
 
 HELP = 'help'
 checks = Checks()
 checks.add(Check("a1", "double", lambda rng, shape: {"x": np.ones(2)}, lambda mt, x: {"y": mt.double(x["x"])},
                  lambda x: {"y": 2 * x["x"]}))
 '''
-SHIPPED = "coursekit/checks/assignment.py"  # where a release puts the checks module
+SHIPPED = "coursekit/runtime/checks/assignment.py"  # where a release puts the checks module
 HIDDEN_LINE = "assert double(21) == 42, 'hidden check'"
 
 
@@ -289,7 +290,7 @@ def test_assemble_source_copies_library_fixtures_and_kit(course):
     for path in ("mylib/core.py", "mylib/__init__.py", "data/fix.npz"):
         assert (dest / path).read_bytes() == (course / path).read_bytes()
     assert (dest / SHIPPED).read_text() == CHECKS  # the checks ship as the kit's copy
-    for kit_file in ("coursekit/checks/tester.py", "coursekit/handin/cli.py"):
+    for kit_file in ("coursekit/runtime/checks/tester.py", "coursekit/runtime/handin/main.py"):
         assert (dest / kit_file).read_bytes() == (rel.KIT_ROOT / kit_file).read_bytes()
     assert not stale.exists()
     assert (dest / "NbA.ipynb").exists()
@@ -376,7 +377,8 @@ def test_release_with_a_leak_is_removed(course, monkeypatch):
     # The checks module is released as-is; here it repeats a solution line.
     checks = course / "source" / "hwx" / "checks.py"
     checks.write_text(CHECKS + "\n\ndef h(x):\n    y = x + x\n    return y\n")
-    with pytest.raises(rel.LeakError, match=r"release/hwx/coursekit/checks/assignment.py: line 11: solution line"):
+    leak = r"release/hwx/coursekit/runtime/checks/assignment.py: line 11: solution line"
+    with pytest.raises(rel.LeakError, match=leak):
         rel.release(ASSIGNMENT, C(course))
     assert not rel.release_dir(ASSIGNMENT, C(course)).exists()
 

@@ -23,8 +23,8 @@ import coursekit
 from coursekit import similarity
 from coursekit.cli import main
 from coursekit.course import Course
-from coursekit.release.release import student_stub
-from coursekit.samples import copy_release, reference_file
+from coursekit.library.view import reference_file, student_stub
+from coursekit.samples import copy_release
 
 from conftest import HW1, REPO
 

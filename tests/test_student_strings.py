@@ -19,9 +19,9 @@ import pytest
 from conftest import HW1
 
 from coursekit.autograde import sandbox
-from coursekit.autograde.grader import SubmissionResult
+from coursekit.results import SubmissionResult
 from coursekit.collect import parse_timestamp
-from coursekit.feedback.report import write_outputs
+from coursekit.feedback import write_outputs
 from coursekit.gradebook import item_scores
 from coursekit.samples import copy_release, hand_in_reference
 

@@ -18,7 +18,7 @@ import nbformat
 import pytest
 
 from coursekit.autograde.grader import Grader
-from coursekit.checks.policy import STDLIB_MODULES, check_source
+from coursekit.runtime.checks.policy import STDLIB_MODULES, check_source
 from coursekit.samples import copy_release, hand_in_reference
 
 from conftest import HW1, copy_course
@@ -67,7 +67,7 @@ def notebook_view(student) -> dict[str, str]:
     _, folder = student
     code = f"""
 import json
-from coursekit.checks.tester import CheckFailed, check
+from coursekit.runtime.checks.tester import CheckFailed, check
 seen = {{}}
 for grade_id in {[i.grade_id for i in HW1.auto_items]!r}:
     try:
@@ -87,8 +87,8 @@ def predicted(student) -> dict[str, dict]:
     _, folder = student
     code = """
 import json
-from coursekit.checks import shipped_facts
-from coursekit.handin.predict import Prediction, summary_lines
+from coursekit.runtime.checks import shipped_facts
+from coursekit.runtime.handin.prediction import Prediction, summary_lines
 items = shipped_facts()["items"]
 results = Prediction(__import__("pathlib").Path.cwd(), items).results()
 print("RESULT" + json.dumps({"results": results, "lines": summary_lines(results, [i for i in items if i["manual"]])}))
@@ -146,8 +146,8 @@ def test_the_prediction_says_what_decides_the_grade(student):
     hand_in_reference(HW1, course.repo, clean)
     proc = in_student_folder(clean, """
 from pathlib import Path
-from coursekit.checks import shipped_facts
-from coursekit.handin.predict import Prediction, summary_lines
+from coursekit.runtime.checks import shipped_facts
+from coursekit.runtime.handin.prediction import Prediction, summary_lines
 items = shipped_facts()["items"]
 print("\\n".join(summary_lines(Prediction(Path.cwd(), items).results(), [])))
 """)
@@ -162,7 +162,7 @@ def test_an_mlp_that_fails_because_of_linear_says_so(student, released_course):
     path = folder / "mytorch/nn/linear.py"
     path.write_text(path.read_text().replace("self.dLdb = dLdO.sum(axis=0)", "self.dLdb = dLdO.sum(axis=0) * 2"))
     proc = in_student_folder(folder, """
-from coursekit.checks.tester import CheckFailed, check
+from coursekit.runtime.checks.tester import CheckFailed, check
 try:
     check("mlp0")
 except CheckFailed as exc:
@@ -180,7 +180,7 @@ def test_a_failing_check_in_a_real_kernel_shows_the_verdict_not_a_traceback(stud
 
     _, folder = student
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "from coursekit.checks.tester import check\ncheck('mse_forward')")])
+        "from coursekit.runtime.checks.tester import check\ncheck('mse_forward')")])
     NotebookClient(nb, timeout=120, allow_errors=True, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
     error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
@@ -206,7 +206,7 @@ def test_file_process_and_import_machinery_modules_are_refused(module):
 
 
 def test_the_student_readme_states_the_policy_from_its_one_source(released_course):
-    from coursekit.checks.policy import describe
+    from coursekit.runtime.checks.policy import describe
 
     readme = (released_course.folder("release", "hw1") / "README.md").read_text()
     assert describe(HW1.allowed_modules, HW1.package) in readme
@@ -223,8 +223,8 @@ def test_a_hanging_item_is_stopped_and_the_prediction_goes_on(student):
     proc = in_student_folder(folder, """
 import json
 from pathlib import Path
-from coursekit.checks import shipped_facts
-from coursekit.handin.predict import Prediction
+from coursekit.runtime.checks import shipped_facts
+from coursekit.runtime.handin.prediction import Prediction
 print("RESULT" + json.dumps(Prediction(Path.cwd(), shipped_facts()["items"], item_seconds=8).results()))
 """)
     results = {r["grade_id"]: r for r in json.loads(proc.stdout.split("RESULT", 1)[1])}
@@ -237,7 +237,7 @@ def test_plots_still_get_the_library_when_one_file_is_broken(student):
     _, folder = student
     proc = in_student_folder(folder, """
 import numpy as np
-from coursekit.checks.tester import load_mytorch
+from coursekit.runtime.checks.tester import load_mytorch
 mt = load_mytorch()
 print("TANH", mt.nn.Tanh().forward(np.zeros((1, 2))).tolist())
 try:

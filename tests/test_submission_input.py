@@ -18,7 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from coursekit.autograde import record, run, safefs
+from coursekit import safefs
+from coursekit.autograde import record, run
 from coursekit.autograde.submission import (
     MAX_LIBRARY_FILE,
     MAX_NOTEBOOK_BYTES,
@@ -462,7 +463,7 @@ def test_the_fingerprint_includes_the_graders_own_sources(hand_in, monkeypatch, 
     monkeypatch.setattr(inputs, "KIT", kit)
     course = Course(REPO)
     before = fingerprint(hand_in, HW1, inputs.grader_digest(HW1, course))
-    with open(kit / "checks" / "__init__.py", "a") as f:
+    with open(kit / "runtime" / "checks" / "__init__.py", "a") as f:
         f.write("\n# changed\n")
     assert fingerprint(hand_in, HW1, inputs.grader_digest(HW1, course)) != before
 
@@ -533,9 +534,10 @@ def test_a_corrupt_previous_result_means_grade_again(course_copy):
 
 def test_one_student_the_kit_cannot_look_at_does_not_stop_the_run(course_copy, monkeypatch, capsys):
     """Both students are settled before any worker starts: one unchanged, one whose fingerprint fails."""
-    from coursekit.autograde.grader import GraderConfig, ItemResult, SubmissionResult
+    from coursekit.autograde.grader import GraderConfig
+    from coursekit.results import ItemResult, SubmissionResult
     from coursekit.autograde.inputs import run_digest
-    from coursekit.feedback.report import write_outputs
+    from coursekit.feedback import write_outputs
 
     course = course_copy
     config = GraderConfig(require_sandbox=False, use_sandbox=False)

@@ -40,7 +40,7 @@ CORRECT_CELL = "import numpy as np\n\n\ndef slope(x):\n    return 3 * x ** 2\n"
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory) -> Course:
-    from coursekit.release.release import release
+    from coursekit.release import release
 
     course = write_course(tmp_path_factory.mktemp("unchanged") / "course")
     release(course.assignment(NAME), course)
@@ -199,7 +199,7 @@ def test_the_kit_sources_are_every_kit_module_grading_imports():
     loaded = {Path(p).resolve() for p in proc.stdout.split() if p}
     assert loaded and loaded <= set(inputs.kit_sources())
     names = {p.relative_to(inputs.KIT).as_posix() for p in inputs.kit_sources()}
-    assert {"ipynb.py", "assignment.py", "release/stub.py", "autograde/child.py", "autograde/cases.py"} <= names
+    assert {"ipynb.py", "assignment.py", "library/stub.py", "autograde/child.py", "autograde/cases.py"} <= names
 
 
 def test_the_cluster_workers_check_the_same_inputs(course):

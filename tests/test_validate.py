@@ -9,7 +9,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from coursekit.assignment import Assignment, Item
-from coursekit.source.validate import Problem, ValidationError, validate, validate_or_raise
+from coursekit.validate import Problem, ValidationError, validate, validate_or_raise
 
 from conftest import HW1
 
@@ -33,7 +33,7 @@ ASSIGNMENT = Assignment(
     package="mylib",
 )
 CHECKS = '''import numpy as np
-from coursekit.checks import Check, Checks
+from coursekit.runtime.checks import Check, Checks
 
 checks = Checks()
 for _g in ("a1", "a2", "b1"):

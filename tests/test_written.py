@@ -61,7 +61,7 @@ def double(x):
     return x + x
     ### END SOLUTION
 '''
-CHECKS = '''from coursekit.checks import Check, Checks
+CHECKS = '''from coursekit.runtime.checks import Check, Checks
 
 checks = Checks()
 checks.add(Check("twice", "double", lambda rng, shape: {"x": rng.standard_normal(3)},
@@ -88,7 +88,7 @@ def write_course(root: Path) -> Course:
     (src / "checks.py").write_text(CHECKS)
     nb = new_notebook(cells=[
         new_markdown_cell("# Doubling"),
-        new_code_cell('from coursekit.checks.tester import check\ncheck("twice")\n'
+        new_code_cell('from coursekit.runtime.checks.tester import check\ncheck("twice")\n'
                       '### BEGIN HIDDEN TESTS\ncheck("twice", seed=1)\n### END HIDDEN TESTS',
                       metadata=nbgrader_meta("twice", solution=False, points=3)),
         new_markdown_cell("Why is the gradient of `double` constant?"),
@@ -150,7 +150,7 @@ def scores_table(course: Course, capsys) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     from coursekit.autograde.run import autograde
-    from coursekit.release.release import release
+    from coursekit.release import release
     from coursekit.samples import copy_release, hand_in_reference
 
     course = write_course(tmp_path_factory.mktemp("written") / "course")
@@ -233,7 +233,7 @@ def test_course_export_writes_awaiting_and_no_total_yet(graded, tmp_path):
 
 
 def test_the_plot_leaves_out_what_is_not_graded(graded, tmp_path, monkeypatch):
-    from coursekit import report
+    from coursekit import gradeplots as report
     from coursekit.gradebook import item_scores
 
     course, assignment = graded
@@ -326,7 +326,7 @@ def test_rerunning_autograde_shows_the_grader_s_score_and_keeps_it(hand_graded, 
 
 
 def test_refresh_outputs_renders_from_result_and_gradebook(hand_graded, tmp_path):
-    from coursekit.feedback.report import refresh_outputs
+    from coursekit.feedback import refresh_outputs
 
     course, assignment = hand_graded
     grade_by_hand(course, "ada", 2, "Full marks after all.")
@@ -344,7 +344,7 @@ def test_refresh_outputs_renders_from_result_and_gradebook(hand_graded, tmp_path
 def test_a_grader_clearing_the_score_makes_it_await_again(graded, tmp_path):
     """The formgrader sets needs_manual_grade again when a score is removed; so does everything here."""
     from coursekit.autograde.record import write_gradebook
-    from coursekit.feedback.report import read_result
+    from coursekit.results import read_result
     from coursekit.gradebook import item_scores
 
     course, assignment = graded

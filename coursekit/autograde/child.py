@@ -59,13 +59,13 @@ MAX_ERROR = 2000
 def main(harness: Path, workdir: Path) -> None:
     sys.path[:0] = [str(harness / "kit"), str(harness / "site")]
     from coursekit.autograde import protocol
-    from coursekit.checks import NOT_RUN, get
+    from coursekit.runtime.checks import NOT_RUN, get
     import numpy as np
 
     # Done once here rather than in every item's worker: importing the kit's cell runner, and
     # numpy.random's first use (each costs a worker ~30 ms).  Private generators: the global one
     # is left as numpy seeded it.
-    import coursekit.checks.library  # noqa: F401
+    import coursekit.runtime.checks.library  # noqa: F401
     np.random.RandomState(0).standard_normal(1)
     np.random.default_rng(0).standard_normal(1)
 
@@ -218,7 +218,7 @@ def _answers(data: bytes, cases: list[str], why: tuple[str, str], budget: int,
     frame for a case — voids the item, so no frame but the one the check's own
     call produced can stand for a case."""
     from coursekit.autograde import protocol
-    from coursekit.checks import IMPORT_FAILED, NO_ANSWER, TAMPERED
+    from coursekit.runtime.checks import IMPORT_FAILED, NO_ANSWER, TAMPERED
 
     frames: list[tuple[dict, dict]] = []
     try:
@@ -248,8 +248,8 @@ def _answers(data: bytes, cases: list[str], why: tuple[str, str], budget: int,
 
 def _worker(job: dict, spec: dict, check, inputs: dict, lib: Path, cell: str | None, out: int) -> None:
     from coursekit.autograde import protocol
-    from coursekit.checks import TOO_LARGE, raised_category
-    from coursekit.checks.library import run_cell
+    from coursekit.runtime.checks import TOO_LARGE, raised_category
+    from coursekit.runtime.checks.library import run_cell
 
     os.setpgid(0, 0)
     # The item's wall-clock limit, not the CPU limit, should end an endless loop (it says what
@@ -298,7 +298,7 @@ def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, 
 
     Reading ends at end of stream, shortly after the worker exits (something
     it left behind may hold the pipe open), or at the time limit."""
-    from coursekit.checks import TIMED_OUT, TOO_LARGE
+    from coursekit.runtime.checks import TIMED_OUT, TOO_LARGE
 
     deadline = time.monotonic() + seconds
     pidfd = os.pidfd_open(pid)
@@ -327,7 +327,7 @@ def _read_worker(pid: int, fd: int, seconds: float, limit: int) -> tuple[bytes, 
 
 
 def _how_it_ended(status: int) -> tuple[str, str]:
-    from coursekit.checks import CRASHED, TIMED_OUT
+    from coursekit.runtime.checks import CRASHED, TIMED_OUT
 
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable, Iterator
 
-from coursekit.autograde.grader import Grader, SubmissionResult
+from coursekit.autograde.grader import Grader
+from coursekit.results import SubmissionResult
 from coursekit.autograde.worker import GraderSpec, grade_handin, grader_digest
 from coursekit.course import CourseError
 

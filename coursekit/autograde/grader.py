@@ -28,24 +28,26 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from coursekit import ipynb
 from coursekit.assignment import SHIPPED_CHECKS, Assignment, Item
-from coursekit.autograde import protocol, safefs, sandbox
+from coursekit.autograde import protocol, sandbox
 from coursekit.autograde.cases import Case, read_cases
 from coursekit.autograde.inputs import run_digest
 from coursekit.autograde.submission import (Submission, cell_label, cell_sources, check_notebooks,
                                             fingerprint, read_submission)
-from coursekit.checks import (CRASHED, NO_ANSWER, NOT_COMPARABLE, OUT_OF_MEMORY, TIMED_OUT, TOO_LARGE, Arrays, Check,
-                              Verdict, fixture_case, load_checks, public_category, runs_mismatch)
-from coursekit.checks.library import builds_on, file_sets, package_sources, suspects_note, write_package
-from coursekit.checks.tester import render
+from coursekit.runtime.checks import (CRASHED, NO_ANSWER, NOT_COMPARABLE, OUT_OF_MEMORY, TIMED_OUT, TOO_LARGE,
+                                      Arrays, Check, Verdict, fixture_case, load_checks, public_category,
+                                      runs_mismatch)
+from coursekit.runtime.checks.library import builds_on, file_sets, package_sources, suspects_note, write_package
+from coursekit.runtime.checks.tester import render
 from coursekit.course import Course, CourseError
-from coursekit.release.release import student_stub
+from coursekit.results import ItemResult, SubmissionResult
+from coursekit.library.view import student_stub
 
 KIT = Path(__file__).resolve().parent.parent
 CHILD = Path(__file__).resolve().parent / "child.py"
@@ -74,59 +76,6 @@ class Failure(str):
 def is_hidden(case: str) -> bool:
     """Whether a case (as :meth:`Grader._plan` names them) is a hidden one."""
     return case.startswith("hidden")
-
-
-@dataclass
-class ItemResult:
-    grade_id: str
-    points: float
-    max_points: int
-    reason: str
-    visible: str = ""
-    advice: list[str] = field(default_factory=list)
-    title: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.points == self.max_points
-
-
-@dataclass
-class SubmissionResult:
-    student: str
-    assignment: str
-    items: list[ItemResult]
-    notes: list[str]
-    fingerprint: str
-    seconds: float = 0.0
-    sandboxed: bool = True
-    grader_peak_mb: float = 0.0  # the grading process's own peak RSS so far (hostile answers must not grow it)
-    isolation: list[str] = field(default_factory=list)  # what held in the sandbox: bubblewrap, seccomp, cgroup
-    # Written (manually graded) items: grade id -> "answered", "unanswered" (as released) or "missing".
-    written: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        # Student text enters a result here (exception messages, names): made encodable once,
-        # so that results.json, the feedback page and the gradebook can always be written.
-        for item in self.items:
-            item.reason, item.visible, item.title = _text(item.reason), _text(item.visible), _text(item.title)
-            item.advice = [_text(a) for a in item.advice] if isinstance(item.advice, list) else item.advice
-        self.notes = [_text(n) for n in self.notes] if isinstance(self.notes, list) else self.notes
-
-    @property
-    def score(self) -> float:
-        return sum(i.points for i in self.items)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> SubmissionResult:
-        return cls(**{**data, "items": [ItemResult(**i) for i in data["items"]]})
-
-
-def _text(value: object) -> object:
-    return safefs.utf8_text(value) if isinstance(value, str) else value
 
 
 @dataclass
@@ -414,14 +363,15 @@ class Grader:
 
 # What the harness imports of the kit: the check machinery (with the code that runs a
 # notebook cell) and the protocol; nothing else of the kit is in the sandbox.
-HARNESS_KIT = ("checks/__init__.py", "checks/library.py", "checks/policy.py", "autograde/protocol.py")
+HARNESS_KIT = ("runtime/checks/__init__.py", "runtime/checks/library.py", "runtime/checks/policy.py",
+               "autograde/protocol.py")
 
 
 def write_kit(kit: Path, checks_source: str) -> None:
     """The grader's own copy of what the harness imports, with the assignment's checks module,
     compiled: the harness (run with -B) loads the bytecode instead of compiling every time."""
     package = kit / "coursekit"
-    for init in ("__init__.py", "autograde/__init__.py", "checks/__init__.py"):
+    for init in ("__init__.py", "autograde/__init__.py", "runtime/__init__.py", "runtime/checks/__init__.py"):
         (package / init).parent.mkdir(parents=True, exist_ok=True)
         (package / init).write_text("")
     for rel in HARNESS_KIT:

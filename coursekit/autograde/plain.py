@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from coursekit.assignment import Assignment
-from coursekit.autograde import safefs
+from coursekit import safefs
 from coursekit.course import Course, CourseError
 
 

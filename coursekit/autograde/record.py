@@ -13,11 +13,12 @@ import warnings
 from pathlib import Path
 
 from coursekit.assignment import Assignment
-from coursekit.autograde import safefs
-from coursekit.autograde.grader import SubmissionResult
+from coursekit import safefs
+from coursekit.results import SubmissionResult
 from coursekit.autograde.submission import MAX_NOTEBOOK_BYTES, handin_time
 from coursekit.course import Course, CourseError
-from coursekit.feedback.report import refresh_outputs, write_atomic
+from coursekit.feedback import refresh_outputs
+from coursekit.safefs import write_atomic
 from coursekit.gradebook import ItemGrade, item_grade
 
 # nbgrader's auto_comment for an answer cell with nothing in it ("No response." is nbgrader's own).

@@ -17,13 +17,16 @@ from typing import TYPE_CHECKING
 from collections.abc import Iterator
 
 from coursekit.assignment import Assignment
-from coursekit.autograde import safefs, worker
-from coursekit.autograde.grader import Grader, GraderConfig, SubmissionResult
+from coursekit import safefs
+from coursekit.autograde import worker
+from coursekit.autograde.grader import Grader, GraderConfig
+from coursekit.results import SubmissionResult
 from coursekit.autograde.inputs import run_digest
 from coursekit.autograde.record import GradebookWriter, record
 from coursekit.autograde.submission import fingerprint
 from coursekit.course import Course
-from coursekit.feedback.report import read_result, refresh_outputs
+from coursekit.feedback import refresh_outputs
+from coursekit.results import read_result
 
 if TYPE_CHECKING:
     from coursekit.autograde.cluster import DaskTarget

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from coursekit.assignment import Assignment
-from coursekit.autograde import safefs
-from coursekit.checks.library import MAX_LIBRARY_FILE, source_problems
+from coursekit import safefs
+from coursekit.runtime.checks.library import MAX_LIBRARY_FILE, source_problems
 from coursekit.timestamps import TIMESTAMP, parse_timestamp
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from coursekit.assignment import Assignment
-from coursekit.autograde.grader import Grader, GraderConfig, Handin, SubmissionResult
+from coursekit.autograde.grader import Grader, GraderConfig, Handin
+from coursekit.results import SubmissionResult
 from coursekit.autograde.inputs import grader_digest  # what a worker checks its own copy with
 from coursekit.course import Course, CourseError
 

@@ -120,7 +120,7 @@ def get_submitted_timestamp(self, assignment_id, student_id):
 def refresh(course, assignment, students: list[str]) -> dict:
     """The kit's feedback page and results.json again, with what graders set since; a student
     the kit has not graded is named, and nothing of theirs is written."""
-    from coursekit.feedback.report import refresh_outputs
+    from coursekit.feedback import refresh_outputs
 
     done, missing, log = [], [], []
     for student in students:

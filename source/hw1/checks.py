@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks import Arrays, Check, Checks, Verdict, as_array, dim, from_torch, tensor, torch_module
+from coursekit.runtime.checks import Arrays, Check, Checks, Verdict, as_array, dim, from_torch, tensor, torch_module
 
 checks = Checks()  # the kit finds this assignment's checks here
 
@@ -289,7 +289,7 @@ FIXTURE_SEED = 11785
 
 
 def base_arrays() -> Arrays:
-    """The arrays the handout promises in data/testerData.npz."""
+    """The arrays the handout promises in data/hw1/testerData.npz."""
     rng = np.random.default_rng(FIXTURE_SEED)
     return {"W": rng.standard_normal((10, 5)), "b": rng.standard_normal((5, 1)),
             "X": rng.standard_normal((5, 10)), "Y": _one_hot(rng, 5, 5), "dLdZ": rng.standard_normal((5, 5))}

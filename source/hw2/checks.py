@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.checks import (
+from coursekit.runtime.checks import (
     Arrays,
     Check,
     Checks,
