@@ -81,22 +81,21 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_autograde(args: argparse.Namespace) -> int:
     assignment, course = get_assignment(args), _course(args)
-    dask = _dask_target(args)
-    if args.engine == "nbgrader":
-        if dask:
-            raise CourseError("--dask grades with the sandbox engine only")
-        from coursekit.autograde.plain import autograde as plain
+    if args.engine == "nbgrader" and args.executor not in (None, "nbgrader"):
+        raise CourseError(f"--engine nbgrader is --executor nbgrader, not --executor {args.executor}")
+    from coursekit.autograde.executors import executor_for
 
-        failed = plain(assignment, course, students=args.student or None)
-        cmd_scores(args)
-        return 1 if failed else 0
+    # Here, before anything starts: an unknown name, or a cluster the kit may not use.
+    executor = executor_for(args.executor or ("nbgrader" if args.engine == "nbgrader" else None),
+                            dask=_dask_target(args))
     from coursekit.autograde.grader import GraderConfig
     from coursekit.autograde.run import autograde
     from coursekit.safefs import printable
 
-    config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed)
+    config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed,
+                                         backend=args.sandbox or "")
     summary = autograde(assignment, course, jobs=args.jobs, students=args.student or None,
-                        force=args.force, config=config, dask=dask)
+                        force=args.force, config=config, executor=executor)
     cmd_scores(args)
     print(f"\ngraded {len(summary.graded)}, unchanged {len(summary.skipped)}, failed {len(summary.failed)}"
           + (f", not graded {len(summary.refused)}" if summary.refused else ""))
@@ -243,6 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "nbgrader: plain nbgrader autograde, tests in the student's kernel")
     p.add_argument("--allow-unsandboxed", action="store_true",
                    help="grade even where bubblewrap is unavailable (rlimits only; see README)")
+    p.add_argument("--sandbox", metavar="BACKEND",
+                   help="how the student's code is wrapped: bubblewrap (default where it works) or limits-only "
+                        "(needs --allow-unsandboxed), or a registered or module:attribute backend")
+    p.add_argument("--executor", metavar="NAME",
+                   help="where submissions are graded: pool (local processes, the default), dask (with --dask; "
+                        "default local), nbgrader (as --engine nbgrader), or a registered or module:attribute one")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="grade on a Dask cluster: a TLS scheduler's address (tls://host:8786, with --dask-tls-*), "
                         "or 'local' for a cluster of --jobs worker processes here, TLS on loopback (see README)")

@@ -87,6 +87,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_csv_safe": ("security", "grading"),
     "test_datasets": ("course",),
     "test_exchange": ("platforms",),
+    "test_extension_points": ("sandbox", "grading"),
     "test_formgrader": ("formgrader", "platforms", "classwide"),  # grades the samples, then a Jupyter server
     "test_grader": ("grading",),
     "test_gradescope": ("platforms", "grading"),

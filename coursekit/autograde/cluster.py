@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable, Iterator
 
+from coursekit.autograde.executors import Batch, GraderExecutor
 from coursekit.autograde.grader import Grader
 from coursekit.results import SubmissionResult
 from coursekit.autograde.worker import GraderSpec, grade_handin, grader_digest
@@ -145,6 +146,18 @@ def _security(target: DaskTarget):
     # All three given, a missing key as None: never mixed with a key from the config.
     return Security(require_encryption=True, tls_ca_file=target.ca_file, tls_client_cert=target.cert,
                     tls_client_key=target.key)
+
+
+class DaskExecutor(GraderExecutor):
+    """The ``dask`` executor: each hand-in read here, graded on the cluster ``dask`` (checked now)."""
+    name = "dask"
+
+    def __init__(self, dask: DaskTarget | str = "local"):
+        self.target = check_target(dask)
+
+    def results(self, batch: Batch) -> Iterator[tuple[str, SubmissionResult | BaseException]]:
+        return grade_on_cluster(self.target, batch.grader, batch.references, batch.students, batch.jobs,
+                                log=batch.log)
 
 
 def grade_on_cluster(target: DaskTarget | str, grader: Grader, references: dict, students: list[str], jobs: int,

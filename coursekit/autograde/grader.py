@@ -97,6 +97,7 @@ class GraderConfig:
                                             max_file_bytes=MAX_RESULT_BYTES)
     require_sandbox: bool = True
     use_sandbox: bool = True
+    backend: str = ""  # the sandbox backend's name (sandbox.backend_for): "" is bubblewrap where it works
 
     @classmethod
     def for_assignment(cls, assignment: Assignment, **options) -> GraderConfig:
@@ -122,10 +123,7 @@ class Grader:
         self.assignment, self.course, self.config = assignment, course, config
         # Before any course file is read: one changed meanwhile is then a change at the next run.
         self.digest = digest or run_digest(assignment, course, config)
-        if config.require_sandbox and not (config.use_sandbox and sandbox.available()):
-            raise sandbox.SandboxUnavailable(
-                "grading needs the bubblewrap sandbox (apt-get install bubblewrap); "
-                "--allow-unsandboxed grades with resource limits only")
+        self.backend = grading_backend(config)
         release = course.folder("release", assignment.name)
         if not release.is_dir():
             raise CourseError(f"{release} does not exist; run `course release {assignment.name}` first")
@@ -358,7 +356,18 @@ class Grader:
         return Path(self._harness.name)
 
     def _sandboxed(self) -> bool:
-        return self.config.use_sandbox and sandbox.available()
+        return self.backend.isolates
+
+
+def grading_backend(config: GraderConfig) -> sandbox.Backend:
+    """The sandbox backend ``config`` grades with; SandboxUnavailable (one line) if it cannot here."""
+    backend = sandbox.backend_for(config.backend, use_sandbox=config.use_sandbox)  # unknown, unavailable: raises
+    if config.require_sandbox and not backend.isolates:
+        raise sandbox.SandboxUnavailable(
+            ("grading needs the bubblewrap sandbox (apt-get install bubblewrap); " if not config.backend else
+             f"grading needs a sandbox that isolates the student's code, which {backend.name!r} does not; ")
+            + "--allow-unsandboxed grades with resource limits only")
+    return backend
 
 
 # What the harness imports of the kit: the check machinery (with the code that runs a
@@ -473,13 +482,14 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
     packages = harness_modules(tuple(modules), package)
     visible = package_paths(packages)
     limits = config.limits
+    backend = grading_backend(config)
     job = {"items": {grade_id: {"cases": list(named), "hidden": [c for c in named if is_hidden(c)],
                                 "visible": [c for c in named if c == "visible"], "libs": variants[grade_id],
                                 "cell": cells.get(grade_id, ("", ""))[0], "where": cells.get(grade_id, ("", ""))[1]}
                      for grade_id, named in cases.items()},
            "package": package,
            "allowed_prefixes": [*packages, package],
-           "own_pid_namespace": config.use_sandbox and sandbox.available(),
+           "own_pid_namespace": backend.isolates,  # an isolating backend promises one (sandbox.Backend)
            "item_seconds": limits.wall_seconds, "answer_bytes": MAX_ANSWER_BYTES, "input_bytes": MAX_INPUT_BYTES}
     stdin = [protocol.encode(job)]
     # Every public case first, then the hidden ones: the harness runs the public ones before it reads
@@ -497,7 +507,7 @@ def run_harness(work: Path, cases: dict[str, dict[str, Arrays]], variants: dict[
         read_only=list(dict.fromkeys([harness, work, *sandbox.python_paths(), *visible])),
         env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
         limits=dataclasses.replace(limits, wall_seconds=limits.wall_seconds * attempts + 20),
-        require_sandbox=config.require_sandbox, use_sandbox=config.use_sandbox,
+        backend=backend, require_sandbox=config.require_sandbox,
         stdin=b"".join(stdin), channel_bytes=MAX_CHANNEL_BYTES)
     answers, ready = _read_channel(result.channel, cases)
     return answers, ready, result

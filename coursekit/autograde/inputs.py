@@ -189,6 +189,6 @@ def run_digest(assignment: Assignment, course: Course, config: GraderConfig) -> 
     h = hashlib.sha256(grader_digest(assignment, course).encode())
     used = third_party_modules([course.source_file(assignment.checks), *kit_sources()])
     h.update(b"\0packages\0" + "\0".join(packages(used)).encode())
-    sandboxed = config.use_sandbox and sandbox.available()
-    h.update(b"\0config\0" + f"{config!r}\0sandboxed={sandboxed}".encode())
+    backend = sandbox.backend_for(config.backend, use_sandbox=config.use_sandbox)  # the one used, if none is named
+    h.update(b"\0config\0" + f"{config!r}\0sandbox={backend.name}".encode())
     return h.hexdigest()

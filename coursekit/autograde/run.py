@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from coursekit.assignment import Assignment
 from coursekit import safefs
 from coursekit.autograde import worker
+from coursekit.autograde.executors import Batch, Executor, GraderExecutor, executor_for
 from coursekit.autograde.grader import Grader, GraderConfig
 from coursekit.results import SubmissionResult
 from coursekit.autograde.inputs import run_digest
@@ -45,19 +46,38 @@ class RunSummary:
 def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None,
               students: list[str] | None = None, force: bool = False,
               config: GraderConfig = GraderConfig(), progress: bool = True,  # noqa: B008 - frozen
-              dask: DaskTarget | str | None = None) -> RunSummary:
+              dask: DaskTarget | str | None = None, executor: str | Executor | None = None) -> RunSummary:
     """Grade the submissions that changed since they were last graded (all with ``force``).
 
-    ``jobs`` submissions at a time in local processes, or, with ``dask`` (a
-    running cluster with its credentials, or "local" for a cluster of ``jobs``
-    workers on this machine; see :mod:`coursekit.autograde.cluster`), on a Dask
-    cluster.  Either way this process alone records results."""
+    ``executor`` says where (:func:`executors.executor_for`): by default ``jobs`` submissions
+    at a time in local processes, or, with ``dask`` (a running cluster with its credentials,
+    or "local" for a cluster of ``jobs`` workers on this machine; see
+    :mod:`coursekit.autograde.cluster`), on a Dask cluster.  Either way this process alone
+    records results."""
+    if executor is None or isinstance(executor, str):
+        # A cluster the kit may not use is refused here, before anything starts.
+        executor = executor_for(executor, dask=dask)
+    elif dask is not None:
+        raise ValueError("dask= is for choosing the executor by name, not with one given")
+    return executor.autograde(assignment, course, students=students, force=force, config=config, jobs=jobs,
+                              progress=progress)
+
+
+class PoolExecutor(GraderExecutor):
+    """``jobs`` local worker processes, each with its own Grader, reading the submitted folders."""
+    name = "pool"
+
+    def results(self, batch: Batch) -> Iterator[tuple[str, SubmissionResult | BaseException]]:
+        grader = batch.grader
+        return _pool(grader.assignment, grader.course, grader.config, batch.references, batch.students,
+                     batch.jobs, grader.digest)
+
+
+def grade_with(executor: GraderExecutor, assignment: Assignment, course: Course, *, students: list[str] | None,
+               force: bool, config: GraderConfig, jobs: int | None, progress: bool) -> RunSummary:
+    """The run of every :class:`GraderExecutor`: what changed is graded where ``executor`` says,
+    and recorded here."""
     from tqdm import tqdm
-
-    if dask is not None:
-        from coursekit.autograde.cluster import check_target
-
-        dask = check_target(dask)  # a cluster the kit may not use is refused before anything starts
 
     digest = run_digest(assignment, course, config)  # what the grader uses besides hand-ins: once per run
     grader = Grader(assignment, course, config, digest=digest)  # fails fast (no release, bad source)
@@ -71,14 +91,8 @@ def autograde(assignment: Assignment, course: Course, *, jobs: int | None = None
         bar = tqdm(total=len(todo), desc=f"autograde {assignment.name}", unit="submission",
                    file=sys.stderr, disable=not progress)
         references = grader.references()  # once, here: the workers then need no PyTorch
-        if dask is None:
-            results = _pool(assignment, course, config, references, todo, jobs, digest)
-        else:
-            from coursekit.autograde.cluster import grade_on_cluster
-
-            results = grade_on_cluster(dask, grader, references, todo, jobs,
-                                       log=lambda message: bar.write(message, file=sys.stderr))
-        for student, outcome in results:
+        batch = Batch(grader, references, todo, jobs, log=lambda message: bar.write(message, file=sys.stderr))
+        for student, outcome in executor.results(batch):
             if isinstance(outcome, BaseException):
                 _fail(summary, student, "could not be graded", outcome, bar)
             else:

@@ -10,6 +10,11 @@ The child starts in its scratch directory (its ``HOME`` and ``TMPDIR`` too),
 which ``run()`` makes and throws away.  ``Result.isolation`` names what held
 for that run: ``"bubblewrap"``, ``"seccomp"``, ``"cgroup-v1"``/``"cgroup-v2"``.
 
+How the child is wrapped is a backend's (:class:`Backend`, which says what one
+must guarantee): ``"bubblewrap"`` or ``"limits-only"`` here, chosen by name in
+:func:`backend_for` (``run(backend=...)``, ``GraderConfig.backend``, ``course
+autograde --sandbox``); the rest below is the same for every backend.
+
 What holds **with bubblewrap** (``available()`` is true, ``Result.sandboxed``):
 
 - Own PID, network, IPC, UTS and cgroup namespaces.  Nothing the child starts
@@ -70,6 +75,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import importlib
 import os
 import resource
 import secrets
@@ -83,15 +89,17 @@ import sys
 import sysconfig
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from coursekit.autograde import seccomp
 
 SCRATCH = Path("/scratch")  # the child's working directory inside the sandbox
 CHANNEL_FD = 3              # the child's end of the channel (channel_bytes > 0)
 _SECCOMP_FD = 4             # bwrap reads the filter from here, then closes it
+_FD_BYTES = 1 << 16         # what a backend may pass on one fd: a pipe's default capacity
 _PATH = "/usr/local/bin:/usr/bin:/bin"
 _TMP_BYTES = 16 << 20       # each of the sandbox's /tmp and /dev/shm (RAM)
 _DRAIN_SECONDS = 1.0        # after the child exits, how long stragglers may hold its pipes
@@ -173,17 +181,185 @@ def available() -> bool:
 def _probe() -> bool:
     if not shutil.which("bwrap") or (os.geteuid() == 0 and not shutil.which("setpriv")):
         return False
+    return probe(BUBBLEWRAP)
+
+
+def probe(backend: Backend) -> bool:
+    """Whether ``true`` runs to success through ``backend`` here (without a cgroup): what a
+    backend's ``available()`` may use once its programs are found."""
     try:
-        res = _run(["true"], (), (), {}, Limits(wall_seconds=20), True, b"", 0, use_cgroup=False)
+        res = _run(["true"], (), (), {}, Limits(wall_seconds=20), backend, b"", 0, use_cgroup=False)
     except (OSError, subprocess.SubprocessError):
         return False
     return res.returncode == 0 and not res.timed_out
 
 
+# -- backends: how the child is wrapped -------------------------------------------
+#
+# Everything else (rlimits, the cgroup, the wall clock, stdin, the bounded
+# outputs and channel, killing what is left) is run()'s, the same for every
+# backend.  A new backend (a container runtime, say) is one module with a
+# class like these two, registered by name: ``sandbox.register(Podman())``,
+# or named as "module:attribute" wherever a backend's name is taken.
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What a backend made of one run: run() starts ``argv`` in ``cwd`` under the shared limits."""
+    argv: list[str]
+    cwd: str                         # where ``argv`` starts, on the host
+    scratch: str                     # the child's working directory, HOME and TMPDIR, as the child sees them
+    isolation: tuple[str, ...] = ()  # what the backend made hold, first in Result.isolation
+    # Bytes the wrapper reads on these fds (each a pipe filled before the start, so at most
+    # _FD_BYTES each; not 0-2 or CHANNEL_FD).
+    fds: Mapping[int, bytes] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """How run() wraps the child.  ``name`` is what config and command line call it.
+
+    ``isolates = True`` (which ``require_sandbox=True``, and so grading,
+    demands) is a promise that, for everything the child starts:
+
+    - there is no network at all, and no host socket (UNIX ones included) or
+      IPC object is reachable;
+    - only the system trees, ``/etc/ld.so.cache`` and ``read_only`` are
+      visible, none writable, with every site-/dist-packages directory inside
+      them covered (unless bound through ``read_only``) and ``hide`` covered;
+      nothing else of the host (home directories, host ``/tmp``, ``/run``...);
+    - the working directory ``Launch.scratch`` is private, at most
+      ``Limits.scratch_bytes``, and gone after the run;
+    - it has its own PID namespace, and nothing it started outlives the
+      process run() started (the harness, believing it is alone, kills every
+      other process it can see: without the namespace those are the host's);
+    - as root, it runs as an unprivileged uid without capabilities
+      (``RLIMIT_NPROC`` binds no root process).
+
+    Every backend must keep what run() sets up: the rlimits and the cgroup
+    (inherited through exec), stdin, stdout and stderr, and fd ``CHANNEL_FD``
+    passed through to the child; and it must run the child in the process group
+    run() starts, so killing that group ends the run.
+
+    ``isolates = False`` promises only that (see "without bubblewrap" in the
+    module docstring): the filesystem, the network and the instructor's files
+    stay reachable, and a child that calls ``setsid()`` escapes the kill where
+    there is no cgroup.
+    """
+    name: str
+    isolates: bool
+    host_scratch: bool  # run() makes a scratch directory on the host for each run, and removes it after
+    requires: str       # what to install where it is unavailable (for the error that says so)
+
+    def available(self) -> bool:
+        """Whether it works on this machine (may be slow the first time: cache it)."""
+        ...
+
+    def launch(self, argv: list[str], *, read_only: list[Path], hide: Sequence[Path], limits: Limits,
+               scratch: Path | None) -> Launch:
+        """How to start ``argv``; ``scratch``: the host directory run() made (``host_scratch``)."""
+        ...
+
+
+class Bubblewrap:
+    """bwrap, with setpriv as root and the seccomp filter where supported (the module docstring)."""
+    name = "bubblewrap"
+    isolates = True
+    host_scratch = False  # a tmpfs inside
+    requires = "apt-get install bubblewrap; as root, util-linux's setpriv too"
+
+    def available(self) -> bool:
+        return available()  # the module's, looked up at call time: the tests stand in for it
+
+    def launch(self, argv: list[str], *, read_only: list[Path], hide: Sequence[Path], limits: Limits,
+               scratch: Path | None) -> Launch:
+        filtered = seccomp.supported()
+        # As root, a fresh uid per run: its process count starts at 0 and it owns nothing.
+        uid = 1_500_000_000 + secrets.randbelow(1 << 24) if os.geteuid() == 0 else None
+        return Launch(_bwrap_argv(argv, hide, read_only, uid, limits, filtered), cwd="/", scratch=str(SCRATCH),
+                      isolation=("bubblewrap",) + ("seccomp",) * filtered,
+                      fds={_SECCOMP_FD: seccomp.program()} if filtered else {})
+
+
+class LimitsOnly:
+    """The child as it is, under run()'s limits alone, in a scratch directory on the host."""
+    name = "limits-only"
+    isolates = False
+    host_scratch = True
+    requires = ""
+
+    def available(self) -> bool:
+        return True
+
+    def launch(self, argv: list[str], *, read_only: list[Path], hide: Sequence[Path], limits: Limits,
+               scratch: Path | None) -> Launch:
+        return Launch(list(argv), cwd=str(scratch), scratch=str(scratch))
+
+
+BUBBLEWRAP, LIMITS_ONLY = Bubblewrap(), LimitsOnly()
+# name -> backend, or "module:attribute" of one (imported when first asked for)
+BACKENDS: dict[str, Backend | str] = {BUBBLEWRAP.name: BUBBLEWRAP, LIMITS_ONLY.name: LIMITS_ONLY}
+
+
+def register(backend: Backend) -> Backend:
+    """Make ``backend`` known by its name (in this process: a pool's or Dask's workers import
+    their own copy of the kit, so a backend they use is better named "module:attribute")."""
+    BACKENDS[backend.name] = backend
+    return backend
+
+
+def backend_for(name: str | Backend | None = None, *, use_sandbox: bool = True,
+                require_sandbox: bool = False) -> Backend:
+    """The one place a backend is chosen; SandboxUnavailable (one line, naming it) if it cannot run.
+
+    ``name``: registered, or "module:attribute"; none: bubblewrap where it works, else
+    limits-only.  ``use_sandbox=False`` is limits-only; ``require_sandbox`` refuses a backend
+    that does not isolate.
+    """
+    if not use_sandbox:
+        if require_sandbox:
+            raise SandboxUnavailable("require_sandbox=True contradicts use_sandbox=False")
+        if name and _lookup(name) is not LIMITS_ONLY:
+            raise SandboxUnavailable(f"use_sandbox=False contradicts the sandbox backend {_name(name)!r}")
+        return LIMITS_ONLY
+    if not name:
+        chosen = BUBBLEWRAP if BUBBLEWRAP.available() else LIMITS_ONLY
+        if require_sandbox and chosen is LIMITS_ONLY:
+            raise SandboxUnavailable(f"bubblewrap sandbox required but unavailable here ({BUBBLEWRAP.requires})")
+        return chosen
+    chosen = _lookup(name)
+    if not chosen.available():
+        raise SandboxUnavailable(f"sandbox backend {chosen.name!r} is not available on this machine"
+                                 + (f" ({chosen.requires})" if chosen.requires else ""))
+    if require_sandbox and not chosen.isolates:
+        raise SandboxUnavailable(f"sandbox backend {chosen.name!r} does not isolate the child, "
+                                 "and an isolating one is required")
+    return chosen
+
+
+def _lookup(name: str | Backend) -> Backend:
+    if not isinstance(name, str):
+        return name
+    found = BACKENDS.get(name, name if ":" in name else None)
+    if found is None:
+        raise SandboxUnavailable(f"unknown sandbox backend {name!r} (known: {', '.join(sorted(BACKENDS))})")
+    if isinstance(found, str):
+        module, _, attribute = found.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise SandboxUnavailable(f"sandbox backend {name!r}: cannot import {found}: {exc}") from None
+    return found
+
+
+def _name(name: str | Backend) -> str:
+    return name if isinstance(name, str) else name.name
+
+
 def run(argv: Sequence[str], *, read_only: Sequence[Path] = (),
         env: Mapping[str, str] | None = None, limits: Limits = Limits(),
         require_sandbox: bool = False, use_sandbox: bool = True,
-        stdin: bytes = b"", channel_bytes: int = 0, hide: Sequence[Path] = ()) -> Result:
+        stdin: bytes = b"", channel_bytes: int = 0, hide: Sequence[Path] = (),
+        backend: str | Backend | None = None) -> Result:
     """Run ``argv`` in a fresh scratch directory under ``limits``; never raises for what
     the child does.
 
@@ -193,47 +369,38 @@ def run(argv: Sequence[str], *, read_only: Sequence[Path] = (),
     end of a pipe whose first ``channel_bytes`` bytes come back in
     ``Result.channel``; writing more kills the child (``channel_overflow``).
     ``read_only`` and ``hide`` only mean something inside the sandbox.
-    ``use_sandbox=False`` forces the fallback (tests, debugging).
+    ``backend``, ``use_sandbox`` and ``require_sandbox``: see :func:`backend_for`
+    (``use_sandbox=False`` forces the fallback: tests, debugging).
     """
-    sandboxed = use_sandbox and available()
-    if require_sandbox and not sandboxed:
-        raise SandboxUnavailable(
-            "require_sandbox=True contradicts use_sandbox=False" if not use_sandbox else
-            "bubblewrap sandbox required but unavailable here "
-            "(apt-get install bubblewrap; as root, util-linux's setpriv too)")
-    return _run(list(argv), read_only, hide, env or {}, limits, sandboxed,
-                bytes(stdin), channel_bytes)
+    chosen = backend_for(backend, use_sandbox=use_sandbox, require_sandbox=require_sandbox)
+    return _run(list(argv), read_only, hide, env or {}, limits, chosen, bytes(stdin), channel_bytes)
 
 
 def _run(argv: list[str], read_only: Sequence[Path], hide: Sequence[Path],
-         env: Mapping[str, str], limits: Limits, sandboxed: bool, stdin: bytes,
+         env: Mapping[str, str], limits: Limits, backend: Backend, stdin: bytes,
          channel_bytes: int, use_cgroup: bool = True) -> Result:
     read_only = [_real_parent(Path(p).absolute()) for p in read_only]
     for p in read_only:
         if not p.exists():
             raise FileNotFoundError(f"read_only path {p} does not exist")
-    host_scratch = None if sandboxed else Path(tempfile.mkdtemp(prefix="coursekit-scratch-"))
+    host_scratch = Path(tempfile.mkdtemp(prefix="coursekit-scratch-")) if backend.host_scratch else None
     try:
-        return _spawn(argv, read_only, hide, env, limits, sandboxed, stdin, channel_bytes,
-                      host_scratch, use_cgroup)
+        launch = backend.launch(argv, read_only=read_only, hide=hide, limits=limits, scratch=host_scratch)
+        return _spawn(launch, env, limits, backend.isolates, stdin, channel_bytes, use_cgroup)
     finally:
         if host_scratch is not None:
             _remove_tree(host_scratch)
 
 
-def _spawn(argv: list[str], read_only: list[Path], hide: Sequence[Path],
-           env: Mapping[str, str], limits: Limits, sandboxed: bool, stdin: bytes,
-           channel_bytes: int, host_scratch: Path | None, use_cgroup: bool) -> Result:
-    scratch = str(host_scratch or SCRATCH)
-    full_env = {"PATH": _PATH, "HOME": scratch, "TMPDIR": scratch,
+def _spawn(launch: Launch, env: Mapping[str, str], limits: Limits, sandboxed: bool, stdin: bytes,
+           channel_bytes: int, use_cgroup: bool) -> Result:
+    for target, data in launch.fds.items():  # before any pipe is made: nothing to close
+        if target <= 2 or target == CHANNEL_FD or len(data) > _FD_BYTES:
+            raise ValueError(f"backend fd {target}: taken, or {len(data)} bytes do not fit its pipe")
+    full_env = {"PATH": _PATH, "HOME": launch.scratch, "TMPDIR": launch.scratch,
                 "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **env}
     root = os.geteuid() == 0
-    filtered = sandboxed and seccomp.supported()
-    isolation = ("bubblewrap",) * sandboxed + ("seccomp",) * filtered
-    if sandboxed:
-        # As root, a fresh uid per run: its process count starts at 0 and it owns nothing.
-        uid = 1_500_000_000 + secrets.randbelow(1 << 24) if root else None
-        argv = _bwrap_argv(argv, hide, read_only, uid, limits, filtered)
+    isolation = launch.isolation
     # The kernel ignores RLIMIT_NPROC for root (so it only bites after the
     # uid drop) and counts all of a non-root caller's own processes.
     nproc = limits.max_processes + (0 if root else _count_processes(os.geteuid()))
@@ -249,12 +416,12 @@ def _spawn(argv: list[str], read_only: list[Path], hide: Sequence[Path],
         _widen(channel_w)
         child_fds[CHANNEL_FD] = channel_w
         ours += [channel_r, channel_w]
-    if filtered:
-        filter_r, filter_w = os.pipe()
-        ours += [filter_r]
-        with os.fdopen(filter_w, "wb") as f:
-            f.write(seccomp.program())  # a few hundred bytes: fits the pipe
-        child_fds[_SECCOMP_FD] = filter_r
+    for target, data in launch.fds.items():  # bwrap's seccomp filter, say
+        data_r, data_w = os.pipe()
+        ours += [data_r]
+        with os.fdopen(data_w, "wb") as f:
+            f.write(data)  # fits the pipe: written before anyone reads
+        child_fds[target] = data_r
     cgroup = _Cgroup.create(limits.memory_bytes) if use_cgroup else None
 
     def child_setup() -> None:  # in the child, between fork and exec
@@ -280,7 +447,7 @@ def _spawn(argv: list[str], read_only: list[Path], hide: Sequence[Path],
     try:
         try:
             proc = subprocess.Popen(
-                argv, cwd="/" if sandboxed else scratch, env=full_env,
+                launch.argv, cwd=launch.cwd, env=full_env,
                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=False,
                 start_new_session=True, preexec_fn=child_setup)
@@ -291,7 +458,7 @@ def _spawn(argv: list[str], read_only: list[Path], hide: Sequence[Path],
             cgroup.finish()
             cgroup = None
             proc = subprocess.Popen(
-                argv, cwd="/" if sandboxed else scratch, env=full_env,
+                launch.argv, cwd=launch.cwd, env=full_env,
                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=False,
                 start_new_session=True, preexec_fn=child_setup)
