@@ -148,7 +148,7 @@ def declaration(name: str, package: str, student: str, given: list[str], fixture
 # {name}: what the kit needs to know about this assignment.  `course validate {name}`
 # holds the notebooks, the library files and the checks to it.  Paths are relative to
 # the course directory.  Written by `course new`: replace the example ({GRADE_ID}) with
-# the assignment's own problems (see "Author an assignment" in the kit's README).
+# the assignment's own problems (see the kit's docs/authoring.md).
 
 title = "{name}"
 # The tester notebooks, source/{name}/<name>.ipynb, in the order students work through them.
