@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sandbox: checks run outside the student's process (default); "
                         "nbgrader: plain nbgrader autograde, tests in the student's kernel")
     p.add_argument("--allow-unsandboxed", action="store_true",
-                   help="grade even where bubblewrap is unavailable (rlimits only; see README)")
+                   help="grade even where bubblewrap is unavailable (rlimits only; see docs/security.md)")
     p.add_argument("--sandbox", metavar="BACKEND",
                    help="how the student's code is wrapped: bubblewrap (default where it works) or limits-only "
                         "(needs --allow-unsandboxed), or a registered or module:attribute backend")
@@ -250,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default local), nbgrader (as --engine nbgrader), or a registered or module:attribute one")
     p.add_argument("--dask", metavar="ADDRESS",
                    help="grade on a Dask cluster: a TLS scheduler's address (tls://host:8786, with --dask-tls-*), "
-                        "or 'local' for a cluster of --jobs worker processes here, TLS on loopback (see README)")
+                        "or 'local' for a cluster of --jobs worker processes here, TLS on loopback "
+                        "(see docs/platforms.md)")
     p.add_argument("--dask-tls-ca-file", metavar="PEM", help="the cluster's CA certificate")
     p.add_argument("--dask-tls-cert", metavar="PEM", help="this client's certificate, signed by that CA")
     p.add_argument("--dask-tls-key", metavar="PEM", help="this client's private key (unencrypted)")

@@ -69,7 +69,7 @@ def _config(assignment):
     if sandbox.available():
         return GraderConfig.for_assignment(assignment)
     # The demo's own samples are trusted, so it may run where bubblewrap is
-    # missing; real grading refuses to (see README).
+    # missing; real grading refuses to (see docs/security.md).
     print("note: bubblewrap is not usable here; the demo grades its trusted samples with resource "
           "limits only. Install it (apt-get install bubblewrap) before grading real submissions.")
     return GraderConfig.for_assignment(assignment, require_sandbox=False)

@@ -131,7 +131,7 @@ def declaration(name: str, package: str, student: str, given: list[str], fixture
 # {name}: what the kit needs to know about this assignment.  `course validate {name}`
 # holds the notebooks, the library files and the checks to it.  Paths are relative to
 # the course directory.  Written by `course new`: replace the example ({GRADE_ID}) with
-# the assignment's own problems (see "Author an assignment" in the kit's README).
+# the assignment's own problems (see the kit's docs/authoring.md).
 
 title = "{name}"
 # The tester notebooks, source/{name}/<name>.ipynb, in the order students work through them.
@@ -144,9 +144,9 @@ fixture = "{fixture}"
 # Optional: validate holds the items and the graded cells to this total.
 total_points = {POINTS}
 
-# Course files the notebooks import, shipped at the path they import them from:
-# [ship]
-# "coursekit/plots.py" = "helpers/plots.py"
+# Course files the notebooks import, each shipped at its own path (a module only this assignment
+# uses can instead sit in source/{name}/, which nbgrader ships as it is):
+# ship = ["helpers/__init__.py", "helpers/plots.py"]
 
 [library]
 package = "{package}"

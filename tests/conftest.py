@@ -86,6 +86,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_collect_hostile": ("collect", "hostile", "security"),
     "test_csv_safe": ("security", "grading"),
     "test_datasets": ("course",),
+    "test_docs": ("docs",),
     "test_exchange": ("platforms",),
     "test_extension_points": ("sandbox", "grading"),
     "test_formgrader": ("formgrader", "platforms", "classwide"),  # grades the samples, then a Jupyter server

@@ -189,7 +189,7 @@ def _openssl(*args, cwd) -> None:
 
 
 def make_credentials(folder: Path, names=("scheduler", "worker", "client")) -> Path:
-    """A CA and a certificate per role, made as the README says."""
+    """A CA and a certificate per role, made as docs/platforms.md says."""
     folder.mkdir(parents=True, exist_ok=True)
     _openssl("req", "-x509", "-newkey", "rsa:3072", "-nodes", "-days", "365", "-subj", "/CN=grading CA",
              "-keyout", "ca.key", "-out", "ca.pem", cwd=folder)
@@ -210,7 +210,7 @@ def _tls(folder: Path, name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def tls_cluster(tmp_path_factory):
-    """`dask scheduler` and `dask worker` started by hand as the README says, on loopback."""
+    """`dask scheduler` and `dask worker` started by hand as docs/platforms.md says, on loopback."""
     from distributed import Client
     from distributed.security import Security
 

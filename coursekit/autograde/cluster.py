@@ -36,7 +36,7 @@ from coursekit.course import CourseError
 
 
 CONNECT_SECONDS = 30  # how long to wait for a scheduler that does not answer
-# For a cluster started here; the README suggests the same for clusters started by hand.
+# For a cluster started here; docs/platforms.md suggests the same for clusters started by hand.
 QUIET_WORKERS = {"distributed.worker.profile.enabled": False, "distributed.admin.system-monitor.gil.enabled": False}
 # A local cluster's HTTP pages (logs, task exceptions, worker details) are plain HTTP that
 # TLS does not cover, and grading needs none of them: every route off.
@@ -79,8 +79,8 @@ def check_target(target: DaskTarget | str) -> DaskTarget:
         if not target.insecure:
             raise CourseError(f"{where}: refused: anyone who can reach a {_scheme(target.address)}:// scheduler "
                               "can run code on its workers; use a tls:// scheduler with --dask-tls-ca-file, "
-                              "--dask-tls-cert and --dask-tls-key (README: grading on a Dask cluster), or accept "
-                              "that with --dask-insecure")
+                              "--dask-tls-cert and --dask-tls-key (docs/platforms.md: grading on a Dask cluster), "
+                              "or accept that with --dask-insecure")
         if target.files:
             raise CourseError(f"{where}: --dask-tls-* options need a tls:// address")
     elif target.files:
@@ -100,7 +100,7 @@ def _check_files(where: str, target: DaskTarget) -> None:
     missing = [OPTION[name] for name in ("ca_file", "cert") if name not in target.files]
     if missing:
         raise CourseError(f"{where}: {' and '.join(missing)} missing (the cluster's CA and this client's "
-                          "certificate, see README)")
+                          "certificate, see docs/platforms.md)")
 
 
 def _check_config(where: str) -> None:
@@ -111,7 +111,7 @@ def _check_config(where: str) -> None:
     if not (configured["ca_file"] and configured["cert"]):
         raise CourseError(f"{where}: a tls:// scheduler needs this client's credentials: --dask-tls-ca-file, "
                           "--dask-tls-cert and --dask-tls-key, or Dask's config "
-                          f"{', '.join(TLS_CONFIG.values())} (see README)")
+                          f"{', '.join(TLS_CONFIG.values())} (see docs/platforms.md)")
     for name, value in configured.items():
         if value and "\n" not in str(value):  # the config may hold the PEM text itself
             _readable(TLS_CONFIG[name], str(value))
