@@ -27,7 +27,9 @@ def _course(args: argparse.Namespace) -> Course:
     root = Path(args.course or ".").resolve()
     if not root.is_dir():
         raise CourseError(f"{root}: no such course directory")
-    return Course(root, db_url=args.db or "")
+    course = Course(root, db_url=args.db or "")
+    course.check_settings()
+    return course
 
 
 def get_assignment(args: argparse.Namespace):

@@ -179,7 +179,7 @@ def _refuse_case_twins(newest: dict[str, _Candidate], course: Course, report: Co
     """Drop the zips whose student id differs only by case from another's (in this folder, or a folder
     already in submitted/): on a case-insensitive disk (macOS, Windows) both would be one folder, and
     one student's work would be graded as the other's.  Neither of a pair in this folder is collected."""
-    base = course.root / "submitted"
+    base = course.stage("submitted")
     known = [p.name for p in base.iterdir()] if base.is_dir() and not base.is_symlink() else []
     alike: dict[str, set[str]] = {}
     for student in (*newest, *known):

@@ -5,9 +5,17 @@ kit).  A course root holds nbgrader's folders — ``source/``, ``release/``,
 ``submitted/``, ``autograded/``, ``feedback/`` — and its gradebook.  For the
 real course the two are the same folder; the demo uses a separate root so
 that sample students never enter a real gradebook.
+
+nbgrader's own settings (``nbgrader_config.py``'s ``CourseDirectory``) say the
+rest, and the kit reads them as nbgrader does: the folder names of the stages
+after ``source`` and the gradebook's ``db_url`` are honoured; the settings the
+kit cannot honour (another ``source_directory`` or ``directory_structure``)
+are refused with one line naming them (:meth:`Course.check_settings`).
 """
 from __future__ import annotations
 
+import builtins
+import functools
 import os
 import shutil
 import subprocess
@@ -22,6 +30,50 @@ class CourseError(Exception):
     """A problem the instructor can fix; the CLI prints it as one line."""
 
 
+CONFIG = "nbgrader_config.py"
+# nbgrader's CourseDirectory trait for each stage folder the kit writes or reads.
+STAGE_SETTINGS = {"release": "release_directory", "submitted": "submitted_directory",
+                  "autograded": "autograded_directory", "feedback": "feedback_directory"}
+# Settings the kit depends on but cannot follow: declarations live in source/<a>/, and every stage
+# folder is <stage>/<student>/<assignment>.  Their nbgrader defaults are the only values it accepts.
+FIXED_SETTINGS = {"source_directory": "source", "directory_structure": "{nbgrader_step}/{student_id}/{assignment_id}"}
+
+
+def nbgrader_settings(folder: Path) -> dict[str, object]:
+    """``CourseDirectory`` as ``folder/nbgrader_config.py`` sets it ({} without the file).
+
+    The file runs as nbgrader runs it, except that its formgrader hook (``coursekit.formgrader``)
+    is a no-op here: reading settings must not patch nbgrader in this process, nor import its server."""
+    path = Path(folder) / CONFIG
+    if not path.is_file():
+        return {}
+    from traitlets.config import Config
+
+    config = Config()
+
+    def _import(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "coursekit.formgrader":
+            return _NO_FORMGRADER
+        return builtins.__import__(name, globals, locals, fromlist, level)
+
+    namespace = {"__file__": str(path), "__name__": "nbgrader_config", "get_config": lambda: config,
+                 "__builtins__": {**vars(builtins), "__import__": _import}}
+    try:
+        exec(compile(path.read_bytes(), str(path), "exec"), namespace)
+    except Exception as exc:  # the instructor's file: whatever it raises is reported, as one line
+        raise CourseError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
+    return dict(config["CourseDirectory"]) if "CourseDirectory" in config else {}
+
+
+class _NoFormgrader:
+    @staticmethod
+    def install(c) -> None:
+        pass
+
+
+_NO_FORMGRADER = _NoFormgrader()
+
+
 @dataclass(frozen=True)
 class Course:
     root: Path
@@ -32,7 +84,30 @@ class Course:
         object.__setattr__(self, "root", Path(self.root).resolve())
         object.__setattr__(self, "repo", Path(self.repo).resolve() if self.repo is not None else self.root)
         if not self.db_url:
-            object.__setattr__(self, "db_url", f"sqlite:///{self.root / 'gradebook.db'}")
+            # nbgrader's gradebook where the course's settings put it, else nbgrader's default place.
+            configured = self.settings.get("db_url") if self.repo == self.root else None
+            db_url = configured if isinstance(configured, str) and configured else \
+                f"sqlite:///{self.root / 'gradebook.db'}"
+            object.__setattr__(self, "db_url", db_url)
+
+    @functools.cached_property
+    def settings(self) -> dict[str, object]:
+        """nbgrader's CourseDirectory settings of this course (read from the repo's nbgrader_config.py,
+        which is the file nbgrader reads when the kit runs it)."""
+        return nbgrader_settings(self.repo)
+
+    def check_settings(self) -> None:
+        """CourseError naming every CourseDirectory setting the kit cannot honour."""
+        wrong = [f"{name} = {self.settings[name]!r}" for name, default in FIXED_SETTINGS.items()
+                 if name in self.settings and self.settings[name] != default]
+        if wrong:
+            raise CourseError(f"{self.repo / CONFIG}: the kit cannot honour CourseDirectory." + ", ".join(wrong)
+                              + "; remove the setting (the kit needs nbgrader's default there)")
+
+    def stage(self, stage: str) -> Path:
+        """The folder of a stage (release, submitted, autograded, feedback; source), as the settings name it."""
+        name = self.settings.get(STAGE_SETTINGS[stage], stage) if stage in STAGE_SETTINGS else stage
+        return self.root / str(name)
 
     def assignment(self, name: str) -> Assignment:
         """The assignment declared in ``source/<name>/assignment.toml``; CourseError if it is not."""
@@ -51,8 +126,8 @@ class Course:
     def folder(self, stage: str, assignment: str, student: str | None = None) -> Path:
         """source/<a>, release/<a>, or <stage>/<student>/<a>."""
         if student is None:
-            return self.root / stage / assignment
-        return self.root / stage / student / assignment
+            return self.stage(stage) / assignment
+        return self.stage(stage) / student / assignment
 
     @classmethod
     def copy_of(cls, source: Path, root: Path, db_url: str = "") -> Course:
@@ -84,7 +159,7 @@ class Course:
 
     def students(self, assignment: str) -> list[str]:
         """Students with a folder for this assignment in submitted/."""
-        base = self.root / "submitted"
+        base = self.stage("submitted")
         if not base.is_dir():
             return []
         return sorted(p.name for p in base.iterdir() if (p / assignment).is_dir())

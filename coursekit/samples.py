@@ -115,7 +115,7 @@ def break_file(dest: Path, rel: str, correct: str, buggy: str) -> None:
 def make_samples(assignment: Assignment, course: Course, bugs: tuple[Bug, ...] | None = None) -> dict[str, Path]:
     """Write submitted/<student>/<assignment> for the three sample students."""
     bugs = typical_bugs(assignment, course) if bugs is None else bugs
-    repo, submitted = course.repo, course.root / "submitted"
+    repo, submitted = course.repo, course.stage("submitted")
     release = course.folder("release", assignment.name)
     if not release.is_dir():
         raise FileNotFoundError(f"{release} does not exist; run `course release {assignment.name}` first")

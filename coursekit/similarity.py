@@ -227,7 +227,7 @@ def compare(assignment: Assignment, course: Course, *, threshold: float = THRESH
     taken: set[str] = set()
     for student in tqdm(students, desc="reading hand-ins", unit="student", disable=not progress, file=sys.stderr):
         # submitted/<student> itself a link would lead elsewhere: course.students() follows it.
-        if (course.root / "submitted" / student).is_symlink():
+        if (course.stage("submitted") / student).is_symlink():
             hand_in = HandIn(student, problems=[f"{safefs.printable(student)}: the student's folder is a link; "
                                                 "skipped"])
         else:

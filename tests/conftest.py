@@ -84,6 +84,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_cluster_security": ("cluster", "security"),
     "test_collect": ("collect",),
     "test_collect_hostile": ("collect", "hostile", "security"),
+    "test_course_settings": ("platforms", "collect"),
     "test_csv_safe": ("security", "grading"),
     "test_datasets": ("course",),
     "test_docs": ("docs",),
