@@ -41,7 +41,7 @@ def kit_graph(kit: Path = KIT) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = defaultdict(set)
     for path in kit.rglob("*.py"):
         rel = path.relative_to(kit.parent).with_suffix("")
-        source = part_of(".".join(rel.parts))
+        source = part_of(".".join(rel.parts).removesuffix(".__init__"))
         if source is None:
             continue
         graph[source]
@@ -121,3 +121,15 @@ def test_a_function_local_import_counts(tmp_path):
     (kit / "one" / "__init__.py").write_text("from coursekit import two\n")
     (kit / "two.py").write_text("def f():\n    from coursekit.one import thing\n")
     assert loops(kit_graph(kit)) == [["one", "two"]]
+
+
+def graph_lines(graph: dict[str, set[str]]) -> list[str]:
+    return [f"{part} -> {', '.join(sorted(graph[part])) or '(nothing)'}" for part in sorted(graph)]
+
+
+def test_the_layout_page_shows_the_import_graph_as_it_is(repo):
+    """docs/layout.md's "Who imports whom" block is this graph (regenerate it from graph_lines)."""
+    page = (repo / "docs" / "layout.md").read_text(encoding="utf-8")
+    block = page.split("## Who imports whom", 1)[1].split("```", 2)[1].strip("\n").splitlines()
+    expected = graph_lines(kit_graph())
+    assert block == expected, "docs/layout.md's import graph is stale; it is now:\n" + "\n".join(expected)
