@@ -100,13 +100,7 @@ def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
     order = order_of(assignment, course)
     written = [_copy(repo / rel, dest / rel) for rel in assignment.fixtures]
     for rel in assignment.student_files + assignment.library_files:
-        text = _read(repo / rel)
-        view = library_view(assignment, rel, text, order)
-        if view is text:
-            _copy(repo / rel, dest / rel)  # byte for byte
-        else:
-            _write(dest / rel, view)
-        written.append(dest / rel)
+        written.append(_write_view(assignment, rel, repo, dest, order))
     written += [_copy(KIT_ROOT / rel, dest / rel) for rel in assignment.shipped_modules]
     written += [_copy(repo / src, dest / rel) for rel, src in assignment.ship]
     written.append(_copy(repo / assignment.checks, dest / SHIPPED_CHECKS))
@@ -189,12 +183,17 @@ def write_student_library(assignment: Assignment, course: Course) -> None:
         text = (repo / rel).read_text(encoding="utf-8")
         _write(dest / rel, student_stub(assignment, rel, text, order))
     for rel in assignment.library_files:
-        text = _read(repo / rel)
-        view = library_view(assignment, rel, text, order)
-        if view is text:
-            _copy(repo / rel, dest / rel)  # byte for byte
-        else:
-            _write(dest / rel, view)
+        _write_view(assignment, rel, repo, dest, order)
+
+
+def _write_view(assignment: Assignment, rel: str, repo: Path, dest: Path, order: list[str]) -> Path:
+    """``dest/rel``: the library file as the assignment sees it (copied byte for byte if whole)."""
+    text = _read(repo / rel)
+    view = library_view(assignment, rel, text, order)
+    if view is text:
+        return _copy(repo / rel, dest / rel)
+    _write(dest / rel, view)
+    return dest / rel
 
 
 def shipped_facts(assignment: Assignment, repo: Path) -> dict:

@@ -15,13 +15,13 @@ subclass, named by a line in ``EXECUTORS``, by :func:`register`, or as
 """
 from __future__ import annotations
 
-import importlib
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from coursekit.autograde.named import resolve
 from coursekit.course import CourseError
 
 if TYPE_CHECKING:
@@ -104,15 +104,10 @@ def executor_for(name: str | None = None, **options: object) -> Executor:
     """
     options = {key: value for key, value in options.items() if value is not None}
     name = name or ("dask" if "dask" in options else "pool")
-    factory = EXECUTORS.get(name, name if ":" in name else None)
-    if factory is None:
-        raise CourseError(f"unknown executor {name!r} (known: {', '.join(sorted(EXECUTORS))})")
-    if isinstance(factory, str):
-        module, _, attribute = factory.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise CourseError(f"executor {name!r}: cannot import {factory}: {exc}") from None
+    try:
+        factory = resolve(EXECUTORS, name, "executor")
+    except LookupError as exc:
+        raise CourseError(str(exc)) from None
     try:
         inspect.signature(factory).bind(**options)
     except TypeError:

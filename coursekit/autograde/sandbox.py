@@ -75,7 +75,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import importlib
 import os
 import resource
 import secrets
@@ -95,6 +94,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from coursekit.autograde import seccomp
+from coursekit.autograde.named import resolve
 
 SCRATCH = Path("/scratch")  # the child's working directory inside the sandbox
 CHANNEL_FD = 3              # the child's end of the channel (channel_bytes > 0)
@@ -339,16 +339,10 @@ def backend_for(name: str | Backend | None = None, *, use_sandbox: bool = True,
 def _lookup(name: str | Backend) -> Backend:
     if not isinstance(name, str):
         return name
-    found = BACKENDS.get(name, name if ":" in name else None)
-    if found is None:
-        raise SandboxUnavailable(f"unknown sandbox backend {name!r} (known: {', '.join(sorted(BACKENDS))})")
-    if isinstance(found, str):
-        module, _, attribute = found.partition(":")
-        try:
-            found = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise SandboxUnavailable(f"sandbox backend {name!r}: cannot import {found}: {exc}") from None
-    return found
+    try:
+        return resolve(BACKENDS, name, "sandbox backend")
+    except LookupError as exc:
+        raise SandboxUnavailable(str(exc)) from None
 
 
 def _name(name: str | Backend) -> str:
