@@ -33,6 +33,20 @@ def released_course(tmp_path_factory, repo):
     return course
 
 
+@pytest.fixture(scope="session")
+def kit_course(tmp_path_factory):
+    """The kit's own synthetic course (tests/kitcourse.py), written in a temporary folder and
+    released once with real nbgrader.  Tests copy it (see `kit_copy`)."""
+    from kitcourse import release_course
+
+    return release_course(tmp_path_factory.mktemp("kitcourse") / "course")
+
+
+@pytest.fixture
+def kit_copy(kit_course, tmp_path):
+    return copy_course(kit_course, tmp_path / "course")
+
+
 def copy_course(course, root):
     """A private copy of a course, with its own gradebook."""
     import shutil

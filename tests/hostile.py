@@ -1,10 +1,15 @@
 """Hostile and broken submissions, one or more per class of "What grading must withstand".
 
+They are handed in for the kit course (tests/kitcourse.py), not for a real assignment, so
+that editing the course's assignments never changes what the security tests test.
+
 Each is built from the release (``blank``) or the release plus the reference
-library (``reference``), changed in one way.  ``lost`` is the set of items
-it must NOT earn, worked out by hand from which file each change touches
-and which items use that file (spec: the MLPs run linear.py, activation.py
-and mlp.py).  Its expected score is 35 minus their points, or 0 from blank.
+library (``reference``), changed in one way.  ``lost`` is the set of autograded
+items it must NOT earn, worked out by hand from which file each change touches
+and which items use that file (the declaration: the MLPs run linear.py,
+activation.py and mlp.py; ``slope`` runs a cell of MLPTester).  Its expected
+score is the autograded points (19) minus theirs, or 0 from blank; the written
+item is never scored by the grader.
 """
 from __future__ import annotations
 
@@ -16,15 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import HW1
+from kitcourse import ACT, KIT1, LINEAR, LOSS, SGD
 
-LINEAR, LOSS, ACT, SGD, MLP = (f"mytorch/{p}.py" for p in ("nn/linear", "nn/loss", "nn/activation", "optim/sgd",
-                                                           "models/mlp"))
-MLPS = {"mlp0", "mlp1", "mlp4"}
+MLPS = {"mlp0", "mlp1"}
 LINEAR_ITEMS = {"linear_init", "linear_forward", "linear_backward"} | MLPS
-LOSS_ITEMS = {"mse_forward", "mse_backward", "ce_forward", "ce_backward"}
+LOSS_ITEMS = {"mse_forward", "mse_backward"}
 ACT_ITEMS = {"sigmoid", "tanh", "relu"} | MLPS
-EVERYTHING = {item.grade_id for item in HW1.items}
+EVERYTHING = {item.grade_id for item in KIT1.auto_items}
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Hostile:
     def expected(self) -> float:
         if self.base == "blank":
             return 0
-        return HW1.total_points - sum(i.points for i in HW1.items if i.grade_id in self.lost)
+        return KIT1.auto_points - sum(i.points for i in KIT1.auto_items if i.grade_id in self.lost)
 
 
 def _append(rel: str, code: str) -> Callable[[Path, Path], None]:
@@ -111,11 +114,11 @@ HOST_SOCKETS = (SOCKET, "/var/run/postgresql/.s.PGSQL.5432", "/run/dbus/system_b
                 "/var/run/docker.sock")
 # Correct-looking answers for linear_init, written wherever an answer might be taken from.
 FORGE_LINEAR_INIT = EVADE + """
-W = np.random.normal(0, 0.1, (in_features, out_features))
-payload = W.tobytes() + np.zeros(out_features).tobytes()
+W = np.random.normal(0, 0.1, (num_inputs, num_outputs))
+payload = W.tobytes() + np.zeros(num_outputs).tobytes()
 for case in ["visible"] + [f"hidden{k}" for k in range(12)]:
     head = _json.dumps({"type": "answer", "item": "linear_init", "case": case, "payload": len(payload),
-                        "arrays": {"W": ["<f8", list(W.shape)], "b": ["<f8", [out_features]]}}).encode()
+                        "arrays": {"W": ["<f8", list(W.shape)], "b": ["<f8", [num_outputs]]}}).encode()
     frame = _struct.pack(">I", len(head)) + head + payload
     for fd in range(3, 64):
         try:
@@ -130,7 +133,7 @@ for case in ["visible"] + [f"hidden{k}" for k in range(12)]:
     for name in (f"out/linear_init.{case}.npz", f"linear_init.{case}.npz"):
         try:
             _os.makedirs("out", exist_ok=True)
-            np.savez(name, W=W, b=np.zeros(out_features))
+            np.savez(name, W=W, b=np.zeros(num_outputs))
         except OSError:
             pass
 """
@@ -216,12 +219,12 @@ HOSTILE: tuple[Hostile, ...] = (
             frozenset({"tanh", "sigmoid"}), "a wrong Tanh; numpy patched via setattr, which the source check "
                                             "allows: comparisons happen outside the student's process"),
     Hostile("patch_builtins", "reference",
-            _both(_replace(LOSS, "        return (self.softmax - self.Y) / self.O.shape[0]",
-                           "        return self.softmax"),
+            _both(_replace(LOSS, "        return 2 * (self.O - self.Y) / self.O.size",
+                           "        return self.O"),
                   _append(LOSS, "import builtins\nbuiltins.AssertionError = type('Never', (Exception,), {})")),
-            frozenset(LOSS_ITEMS), "a wrong CE backward, and loss.py replaces AssertionError"),
+            frozenset(LOSS_ITEMS), "a wrong MSE backward, and loss.py replaces AssertionError"),
     Hostile("patch_checks_in_added_cell", "blank",
-            _both(*(_add_cell(nb, FAKE_CHECK_CELL) for nb in HW1.notebooks)),
+            _both(*(_add_cell(nb, FAKE_CHECK_CELL) for nb in KIT1.notebooks)),
             frozenset(EVERYTHING), "an added first cell in every notebook fakes check() and numpy"),
     Hostile("fake_compare_in_kit_copy", "reference",
             _both(_replace(LINEAR, *WRONG_LINEAR_BACKWARD),
@@ -237,25 +240,25 @@ HOSTILE: tuple[Hostile, ...] = (
                      "        raise SystemExit(0)"),
             frozenset(EVERYTHING), "Linear.forward exits with status 0 instead of answering"),
     Hostile("exit_in_added_cell", "blank",
-            _both(*(_add_cell(nb, "import os\nos._exit(0)") for nb in HW1.notebooks)),
+            _both(*(_add_cell(nb, "import os\nos._exit(0)") for nb in KIT1.notebooks)),
             frozenset(EVERYTHING), "every notebook starts with os._exit(0)"),
     # -- reading or importing the reference solution, hidden fixtures or hidden tests
     Hostile("import_reference", "reference",
             lambda d, r: (d / LINEAR).write_text(
                 f"import sys\nsys.path.insert(0, {str(r)!r})\nimport importlib\n"
-                "Linear = importlib.import_module('mytorch.nn.linear').Linear\n"),
+                "Linear = importlib.import_module('kitlib.nn.linear').Linear\n"),
             frozenset(LINEAR_ITEMS), "linear.py is only an import of the reference from the instructor's repo"),
     Hostile("read_reference_evading_policy", "reference",
             _replace(LINEAR, "        self.A = A\n",
-                     "        self.A = A\n        np.lib._npyio_impl.loadtxt('{REPO}/mytorch/nn/linear.py', dtype=str,"
+                     "        self.A = A\n        np.lib._npyio_impl.loadtxt('{REPO}/kitlib/nn/linear.py', dtype=str,"
                      " delimiter='\\x00', comments=None)\n"),
             frozenset({"linear_forward", "linear_backward"} | MLPS),
             "Linear.forward works only if it can read the reference file (a numpy reader the source check allows)"),
     Hostile("read_hidden_tests", "reference",
             _replace(ACT, "        return np.maximum(H, 0)",
-                     "        np.lib._npyio_impl.loadtxt('{REPO}/source/hw1/ActivationTester.ipynb', dtype=str,"
+                     "        np.lib._npyio_impl.loadtxt('{REPO}/source/kit1/ActivationTester.ipynb', dtype=str,"
                      " delimiter='\\x00')\n        return np.maximum(H, 0)"),
-            frozenset({"relu", "mlp1", "mlp4"}),  # MLP0 has no ReLU
+            frozenset({"relu", "mlp1"}),  # MLP0 has no ReLU
             "ReLU.forward reads the instructor's notebook with the hidden tests"),
     # -- importing torch (or any library but numpy) inside MyTorch
     Hostile("import_torch", "reference",
@@ -267,22 +270,22 @@ HOSTILE: tuple[Hostile, ...] = (
             frozenset(LOSS_ITEMS), "MSELoss.forward imports scipy inside a method"),
     # -- editing, deleting or re-flagging graded cells
     Hostile("graded_cells_edited", "blank",
-            _both(*(_edit_graded(nb, lambda c: c.__setitem__("source", "pass")) for nb in HW1.notebooks)),
+            _both(*(_edit_graded(nb, lambda c: c.__setitem__("source", "pass")) for nb in KIT1.notebooks)),
             frozenset(EVERYTHING), "every graded cell replaced by `pass`"),
-    Hostile("graded_cells_deleted", "blank", _both(*(_edit_graded(nb, lambda c: False) for nb in HW1.notebooks)),
+    Hostile("graded_cells_deleted", "blank", _both(*(_edit_graded(nb, lambda c: False) for nb in KIT1.notebooks)),
             frozenset(EVERYTHING), "every graded cell deleted"),
     Hostile("graded_cells_edited_reference", "reference",
-            _both(*(_edit_graded(nb, lambda c: c.__setitem__("source", "pass")) for nb in HW1.notebooks)),
+            _both(*(_edit_graded(nb, lambda c: c.__setitem__("source", "pass")) for nb in KIT1.notebooks)),
             frozenset(), "a correct library with every graded cell replaced by `pass`: the code earns"),
     Hostile("graded_cells_reflagged", "blank",
             _both(*(_edit_graded(nb, lambda c: c["metadata"]["nbgrader"].update(grade=False, points=100))
-                    for nb in HW1.notebooks)),
+                    for nb in KIT1.notebooks)),
             frozenset(EVERYTHING), "graded cells re-flagged as ungraded with 100 points"),
     # -- writing into instructor files
     Hostile("write_instructor_files", "reference",
             _replace(SGD, "        for layer in self.layers:",
                      "        import numpy as np\n"
-                     "        np.lib._npyio_impl.savetxt('{REPO}/mytorch/nn/pwned.txt', np.zeros(1))\n"
+                     "        np.lib._npyio_impl.savetxt('{REPO}/kitlib/nn/pwned.txt', np.zeros(1))\n"
                      "        np.lib._npyio_impl.savetxt('{REPO}/../pwned.txt', np.zeros(1))\n"
                      "        for layer in self.layers:"),
             frozenset({"sgd_step"}), "SGD.step tries to write into the repo before updating"),
@@ -311,11 +314,11 @@ HOSTILE: tuple[Hostile, ...] = (
             "Tanh renamed TanH"),
     Hostile("invalid_json_notebook", "reference", lambda d, r: (d / "LossTester.ipynb").write_text("{not json"),
             frozenset(), "a notebook that is not JSON (the code still earns its points)"),
-    Hostile("missing_notebook", "reference", lambda d, r: (d / "MLPTester.ipynb").unlink(), frozenset(),
-            "a notebook deleted (the code still earns its points)"),
+    Hostile("missing_notebook", "reference", lambda d, r: (d / "MLPTester.ipynb").unlink(), frozenset({"slope"}),
+            "a notebook deleted (the library still earns its points; the cell item in it is lost)"),
     Hostile("extra_files", "reference",
-            _both(lambda d, r: (d / "mytorch/nn/helpers.py").write_text("def f(x):\n    return x\n"),
-                  _replace(LINEAR, "import numpy as np", "import numpy as np\nfrom mytorch.nn.helpers import f"),
+            _both(lambda d, r: (d / "kitlib/nn/helpers.py").write_text("def f(x):\n    return x\n"),
+                  _replace(LINEAR, "import numpy as np", "import numpy as np\nfrom kitlib.nn.helpers import f"),
                   lambda d, r: (d / "notes.txt").write_text("hi")),
             frozenset(LINEAR_ITEMS), "linear.py imports an extra module the spec does not allow"),
     Hostile("empty_folder", "blank", lambda d, r: [shutil.rmtree(p) if p.is_dir() else p.unlink() for p in d.iterdir()],
@@ -328,7 +331,7 @@ HOSTILE: tuple[Hostile, ...] = (
             lambda d, r: ((d / LINEAR).unlink(), os.symlink(r / LINEAR, d / LINEAR)),
             frozenset(EVERYTHING), "linear.py is a symlink to the reference"),
     Hostile("tampered_fixture", "reference",
-            lambda d, r: (d / HW1.fixture).write_bytes(b"garbage"),
+            lambda d, r: (d / KIT1.fixture).write_bytes(b"garbage"),
             frozenset(), "the handed-in fixture file replaced (the grader uses the instructor's)"),
     # -- forging results: only the harness labels answers, and a case that raised has none
     Hostile("forge_answers_then_raise", "blank",
@@ -347,7 +350,7 @@ HOSTILE: tuple[Hostile, ...] = (
                              "        s.sendall(b'pwned')\n    except OSError:\n        pass\n"
                              "for p in ('/run', '/var/run', '/var/tmp', '/home', '/etc/passwd', '/root/.bashrc', "
                              "'/root/.cache', "
-                             "'{REPO}/mytorch', '{REPO}/source', '{REPO}/gradebook.db'):\n"
+                             "'{REPO}/kitlib', '{REPO}/source', '{REPO}/gradebook.db'):\n"
                              "    if _os.path.exists(p):\n        raise RuntimeError('the host shows: ' + p)")
                      + "\n        return self.A * (1 - self.A)"),
             frozenset(), "Sigmoid.backward connects to host UNIX sockets (the test listens on one) and "
@@ -378,10 +381,10 @@ HOSTILE: tuple[Hostile, ...] = (
     # -- hand-ins built to stop the grader's own process
     Hostile("undecodable_file_names", "reference",
             _fs(lambda d: [open(os.path.join(os.fsencode(d), rel), "wb").close()
-                           for rel in (b"mytorch/nn/\xff\xfe.py", b"\xff\xfe.ipynb", b"notes-\xe9.txt")]),
+                           for rel in (b"kitlib/nn/\xff\xfe.py", b"\xff\xfe.ipynb", b"notes-\xe9.txt")]),
             frozenset(), "files whose names are not UTF-8 next to a correct library"),
-    Hostile("deep_folder_tree", "reference", _deep_tree("mytorch/nn/deep", 2000), frozenset(),
-            "a folder tree 2,000 levels deep inside mytorch/"),
+    Hostile("deep_folder_tree", "reference", _deep_tree("kitlib/nn/deep", 2000), frozenset(),
+            "a folder tree 2,000 levels deep inside kitlib/"),
     Hostile("fifo_and_device", "reference",
             _both(_node(SGD, "fifo"), _node(LOSS, "device"), _node("pipe.ipynb", "fifo")),
             frozenset({"sgd_step"} | LOSS_ITEMS), "sgd.py is a FIFO, loss.py a device that never ends"),
@@ -397,10 +400,11 @@ HOSTILE: tuple[Hostile, ...] = (
                   _notebook_json("SGDTester", lambda nb: [c["metadata"].__setitem__("nbgrader", "graded")
                                                           for c in nb["cells"]] and None),
                   _notebook_json("MLPTester", lambda nb: [nb]),
-                  _notebook_json("TrainingTester", lambda nb: nb.__setitem__("cells", {"0": 1})),
+                  _notebook_json("Playground", lambda nb: nb.__setitem__("cells", {"0": 1})),
                   _deep_json_notebook("ActivationTester", 100_000)),
-            frozenset(), "every notebook malformed a different way (metadata a list, source numbers, nbgrader "
-                         "a string, a top-level list, cells a dict, JSON nested 100,000 deep)"),
+            frozenset({"slope"}), "every notebook malformed a different way (metadata a list, source numbers, "
+                                  "nbgrader a string, a top-level list, cells a dict, JSON nested 100,000 deep); "
+                                  "the library earns, the cell item in the unreadable MLPTester does not"),
 )
 
 
@@ -409,6 +413,6 @@ def build(hostile: Hostile, release: Path, repo: Path, dest: Path) -> Path:
 
     copy_release(release, dest)
     if hostile.base == "reference":
-        hand_in_reference(HW1, repo, dest)
+        hand_in_reference(KIT1, repo, dest)
     hostile.change(dest, repo)
     return dest

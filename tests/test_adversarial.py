@@ -21,8 +21,9 @@ from coursekit.results import read_result
 from coursekit.gradebook import item_scores
 from coursekit.samples import make_samples
 
-from conftest import HW1, copy_course
+from conftest import copy_course
 from hostile import HOSTILE, SOCKET, build
+from kitcourse import BUGGY_LOST, KIT1, NAME
 
 if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)
@@ -110,28 +111,28 @@ class SocketListener:
 
 
 @pytest.fixture(scope="module")
-def graded(released_course, tmp_path_factory):
-    course = copy_course(released_course, tmp_path_factory.mktemp("adversarial") / "course")
+def graded(kit_course, tmp_path_factory):
+    course = copy_course(kit_course, tmp_path_factory.mktemp("adversarial") / "course")
     repo = course.repo
-    make_samples(HW1, course)
+    make_samples(KIT1, course)
     for hostile in HOSTILE:
-        build(hostile, course.folder("release", "hw1"), repo,
-              course.folder("submitted", "hw1", hostile.name))
+        build(hostile, course.folder("release", NAME), repo,
+              course.folder("submitted", NAME, hostile.name))
     # The course's sources and release, and the kit itself.
-    instructor = [course.root / d for d in ("mytorch", "data", "source", "helpers", "release")] + [KIT]
+    instructor = [course.root / d for d in ("kitlib", "data", "source", "release")] + [KIT]
     before = checksums(*instructor)
     submissions_before = checksums(course.root / "submitted")
     scratch_before = scratch_dirs()
     listener = SocketListener(SOCKET)
     try:
-        summary = autograde(HW1, course, jobs=2, config=GraderConfig(limits=LIMITS), progress=False)
+        summary = autograde(KIT1, course, jobs=2, config=GraderConfig(limits=LIMITS), progress=False)
     finally:
         listener.close()
     yield {
         "socket_connections": listener.connections,
         "scratch_left": scratch_dirs() - scratch_before,
         "processes_left": sandbox_processes(course.root),
-        "course": course, "summary": summary, "scores": item_scores(course.db_url, HW1),
+        "course": course, "summary": summary, "scores": item_scores(course.db_url, KIT1),
         "instructor_changed": {k for k, v in checksums(*instructor).items() if before.get(k) != v} |
                               (set(before) - set(checksums(*instructor))),
         "submissions_changed": checksums(course.root / "submitted") != submissions_before,
@@ -152,15 +153,18 @@ def test_every_submission_was_graded(graded):
 @pytest.mark.parametrize("hostile", HOSTILE, ids=lambda h: h.name)
 def test_hostile_submission_earns_only_what_its_code_earns(graded, hostile):
     scores = graded["scores"][hostile.name]
-    lost = {g for g, p in scores.items() if p < HW1.item(g).points}
-    expected_lost = hostile.lost if hostile.base == "reference" else {i.grade_id for i in HW1.items}
+    auto = {i.grade_id: i.points for i in KIT1.auto_items}
+    lost = {g for g, p in scores.items() if g in auto and p < auto[g]}
+    expected_lost = hostile.lost if hostile.base == "reference" else set(auto)
     assert lost == expected_lost, hostile.what
-    assert sum(scores.values()) == hostile.expected()
+    assert sum(scores[g] for g in auto) == hostile.expected()
+    # A written answer is never scored by the grader: awaiting a human (None), or 0 if left blank.
+    assert all(scores.get(i.grade_id) in (None, 0) for i in KIT1.manual_items)
 
 
 def test_the_honest_class_is_graded_correctly_in_the_same_run(graded):
-    totals = {s: sum(graded["scores"][s].values()) for s in ("reference", "blank", "buggy")}
-    assert totals == {"reference": 35, "blank": 0, "buggy": 30}
+    totals = {s: sum(graded["scores"][s][i.grade_id] for i in KIT1.auto_items) for s in ("reference", "blank", "buggy")}
+    assert totals == {"reference": 19, "blank": 0, "buggy": 19 - sum(BUGGY_LOST.values())}
 
 
 def test_no_host_socket_was_reached(graded):
@@ -174,21 +178,21 @@ def test_no_process_and_no_scratch_is_left_behind(graded):
 
 def test_the_graders_own_memory_stays_bounded(graded):
     """result_bomb answers with 288 MB and memfd_hoard holds 3 GB: neither reaches the grader."""
-    peaks = {s: read_result(graded["course"].folder("autograded", "hw1", s) / "results.json").grader_peak_mb
+    peaks = {s: read_result(graded["course"].folder("autograded", NAME, s) / "results.json").grader_peak_mb
              for s in graded["scores"]}
-    # PyTorch and numpy loaded, every reference computed: well under a gigabyte.
+    # numpy loaded, every reference computed: well under a gigabyte.
     assert 0 < max(peaks.values()) < 1024, peaks
 
 
-def test_no_instructor_file_and_no_submission_changed(graded, repo):
+def test_no_instructor_file_and_no_submission_changed(graded):
     assert graded["instructor_changed"] == set()
     assert not graded["submissions_changed"]
-    assert not (repo / "mytorch" / "nn" / "pwned.txt").exists()
-    assert not (repo.parent / "pwned.txt").exists()
+    assert not (graded["course"].root / "kitlib" / "nn" / "pwned.txt").exists()
+    assert not (graded["course"].root.parent / "pwned.txt").exists()
 
 
 def reasons(graded, student):
-    result = read_result(graded["course"].folder("autograded", "hw1", student) / "results.json")
+    result = read_result(graded["course"].folder("autograded", NAME, student) / "results.json")
     return {i.grade_id: i.reason for i in result.items}, result.notes
 
 
@@ -204,7 +208,7 @@ def reasons(graded, student):
     ("exit_zero_at_import", "mse_forward", "SystemExit"),
     ("import_scipy_lazily", "mse_forward", "imports 'scipy.special'"),
     ("read_reference_evading_policy", "linear_forward", "FileNotFoundError"),
-    ("extra_files", "linear_forward", "mytorch.nn.helpers"),
+    ("extra_files", "linear_forward", "kitlib.nn.helpers"),
     # the repo is hidden: there is not even a folder to write into
     ("write_instructor_files", "sgd_step", "FileNotFoundError: [Errno 2] No such file or directory"),
 ])
@@ -219,7 +223,7 @@ def test_each_lost_item_says_why(graded, student, grade_id, words):
     ("graded_cells_deleted", "graded cell linear_forward was deleted"),
     ("graded_cells_edited_reference", "graded cell tanh was edited"),
     ("graded_cells_reflagged", "graded cell relu was re-flagged"),
-    ("extra_files", "extra files were ignored by the grader: mytorch/nn/helpers.py, notes.txt"),
+    ("extra_files", "extra files were ignored by the grader: kitlib/nn/helpers.py, notes.txt"),
     ("empty_folder", "the submission folder is empty"),
 ])
 def test_notebook_and_folder_problems_are_reported(graded, student, words):
@@ -233,6 +237,6 @@ def test_reading_attacks_are_stopped_by_the_sandbox_not_by_luck(graded, student)
     from coursekit.autograde.grader import Grader
 
     config = GraderConfig(limits=LIMITS, require_sandbox=False, use_sandbox=False)
-    result = Grader(HW1, graded["course"], config).grade(student)
-    assert result.score == 35
+    result = Grader(KIT1, graded["course"], config).grade(student)
+    assert result.score == KIT1.auto_points
     assert not result.sandboxed

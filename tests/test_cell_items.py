@@ -21,6 +21,8 @@ from coursekit.autograde import sandbox
 from coursekit.autograde.grader import Grader, GraderConfig
 from coursekit.runtime.checks.policy import check_source
 from coursekit.course import Course, CourseError
+from kitcourse import graded_cell
+from kitcourse import nbgrader_meta as meta
 
 NEEDS_SANDBOX = pytest.mark.skipif(not sandbox.available(), reason="bubblewrap is not usable here")
 LIMITS = sandbox.Limits(wall_seconds=3, cpu_seconds=3, memory_bytes=1 << 30, max_processes=16,
@@ -94,17 +96,8 @@ HONEST_SLOPE = "import numpy as np\n\n\ndef slope(x):\n    return 3 * x ** 2\n"
 HONEST_CORE = "import numpy as np\n\n\ndef double(x):\n    return x + x\n"
 
 
-def meta(grade_id: str, *, grade: bool = False, solution: bool = False, points: int | None = None) -> dict:
-    m = {"grade": grade, "grade_id": grade_id, "locked": not solution, "schema_version": 3,
-         "solution": solution, "task": False}
-    if points is not None:
-        m["points"] = points
-    return {"nbgrader": m}
-
-
 def test_cell(grade_id: str, points: int) -> nbformat.NotebookNode:
-    source = f'check("{grade_id}")\n### BEGIN HIDDEN TESTS\ncheck("{grade_id}", seed=1, n=5)\n### END HIDDEN TESTS'
-    return new_code_cell(source, metadata=meta(grade_id, grade=True, points=points))
+    return graded_cell(grade_id, points)
 
 
 test_cell.__test__ = False  # a builder, not a pytest test

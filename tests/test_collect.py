@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HW1
+from kitcourse import KIT1
 from coursekit.cli import main
 from coursekit.collect import Naming, collect, format_timestamp, parse_timestamp, read_roster
 from coursekit.course import Course, CourseError
 from coursekit.runtime.handin import bundle
 from coursekit.runtime.handin.spec import spec_of
 
-SPEC = spec_of(HW1)
+SPEC = spec_of(KIT1)
 NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode()
 ARRIVED = "2025-01-10T12:00:00+00:00"
 
@@ -34,7 +34,7 @@ def files(marker: str = "v1") -> dict[str, bytes]:
     """A complete hand-in: every notebook and every student file."""
     members = {nb: NOTEBOOK for nb in SPEC.notebook_files()}
     members.update({rel: f"# {marker}\n".encode() for rel in SPEC.student_files})
-    members["mytorch/__init__.py"] = b""
+    members["kitlib/__init__.py"] = b""
     return members
 
 
@@ -52,7 +52,7 @@ def make_zip(path: Path, members: dict[str, bytes], meta: dict | bool | None = N
             zf.writestr(zipfile.ZipInfo(name, date_time=dated), data)
         if meta is not False:
             zf.writestr(zipfile.ZipInfo("handin.json", date_time=dated),
-                        json.dumps({"assignment": "hw1", "timestamp": claimed, **(meta or {})}))
+                        json.dumps({"assignment": "kit1", "timestamp": claimed, **(meta or {})}))
     stamp = at(arrived).timestamp()
     os.utime(path, (stamp, stamp))
     return path
@@ -64,8 +64,8 @@ def checksums(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def course(tmp_path, repo) -> Course:
-    return Course.copy_of(repo, tmp_path / "course")  # a course directory: the CLI needs its declaration
+def course(tmp_path, kit_course) -> Course:
+    return Course.copy_of(kit_course.root, tmp_path / "course")  # a course directory: the CLI needs its declaration
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def inbox(tmp_path) -> Path:
 
 
 def submitted(course: Course, student: str) -> Path:
-    return course.folder("submitted", "hw1", student)
+    return course.folder("submitted", "kit1", student)
 
 
 def recorded(course: Course, student: str) -> dt.datetime:
@@ -84,9 +84,9 @@ def recorded(course: Course, student: str) -> dt.datetime:
 
 
 def test_a_good_zip_is_unpacked_with_a_timestamp(course, inbox):
-    make_zip(inbox / "alice_hw1_handin.zip", files(), {"id": "alice"})
-    report = collect(HW1, course, inbox)
-    assert report.collected == {"alice": "alice_hw1_handin.zip"}
+    make_zip(inbox / "alice_kit1_handin.zip", files(), {"id": "alice"})
+    report = collect(KIT1, course, inbox)
+    assert report.collected == {"alice": "alice_kit1_handin.zip"}
     assert not report.refused and not report.skipped and not report.notes
     dest = submitted(course, "alice")
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == sorted(
@@ -98,37 +98,37 @@ def test_a_good_zip_is_unpacked_with_a_timestamp(course, inbox):
 # --- who: the file name, never the zip ---------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["hw1_handin.zip", "hw1_handin (2).zip", "HW1_handin.zip"])
+@pytest.mark.parametrize("name", ["kit1_handin.zip", "kit1_handin (2).zip", "KIT1_handin.zip"])
 def test_a_name_without_a_student_id_is_refused_whatever_handin_json_says(course, inbox, name):
     make_zip(inbox / name, files(), {"id": "bob", "name": "Bob"})
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {}
     assert report.refused == [f"{name}: its name holds no student id (it is the name handin.py gives); "
-                              "rename it <student>_hw1_handin.zip, as the course site's bulk download names it"]
+                              "rename it <student>_kit1_handin.zip, as the course site's bulk download names it"]
     assert not (course.root / "submitted").exists()
 
 
 def test_a_name_the_pattern_does_not_match_is_refused_with_how_to_name_it(course, inbox):
-    make_zip(inbox / "hw1.zip", files(), {"id": "bob"})
+    make_zip(inbox / "kit1.zip", files(), {"id": "bob"})
     make_zip(inbox / "submission.zip", files(), {"id": "bob"})
-    report = collect(HW1, course, inbox, Naming(pattern=r"(?P<student_id>[a-z]+)-hw1\.zip$"))
+    report = collect(KIT1, course, inbox, Naming(pattern=r"(?P<student_id>[a-z]+)-kit1\.zip$"))
     assert report.collected == {}
-    assert [r.split(":")[0] for r in report.refused] == ["hw1.zip", "submission.zip"]
-    assert all("name it <student>.zip or <student>_hw1_handin.zip" in r for r in report.refused)
+    assert [r.split(":")[0] for r in report.refused] == ["kit1.zip", "submission.zip"]
+    assert all("name it <student>.zip or <student>_kit1_handin.zip" in r for r in report.refused)
 
 
 def test_a_zip_claiming_another_student_is_refused_and_leaves_theirs_alone(course, inbox, tmp_path):
     bobs = tmp_path / "bobs"
     bobs.mkdir()
-    make_zip(bobs / "bob_hw1_handin.zip", files("bob's own"), {"id": "bob"}, arrived="2025-01-09T12:00:00+00:00")
-    assert collect(HW1, course, bobs).collected == {"bob": "bob_hw1_handin.zip"}
+    make_zip(bobs / "bob_kit1_handin.zip", files("bob's own"), {"id": "bob"}, arrived="2025-01-09T12:00:00+00:00")
+    assert collect(KIT1, course, bobs).collected == {"bob": "bob_kit1_handin.zip"}
     before = checksums(submitted(course, "bob"))
     # Alice hands in later, as bob, with a hand-in time far in the future.
-    make_zip(inbox / "alice_hw1_handin.zip", files("alice's"), {"id": "bob", "name": "Bob"},
+    make_zip(inbox / "alice_kit1_handin.zip", files("alice's"), {"id": "bob", "name": "Bob"},
              claimed="2099-01-01T00:00:00+00:00")
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {}
-    assert report.refused == ["alice_hw1_handin.zip: its name says alice, but its handin.json names 'bob'; "
+    assert report.refused == ["alice_kit1_handin.zip: its name says alice, but its handin.json names 'bob'; "
                               "collected for neither (ask who handed it in)"]
     assert checksums(submitted(course, "bob")) == before
     assert not submitted(course, "alice").exists()
@@ -136,11 +136,11 @@ def test_a_zip_claiming_another_student_is_refused_and_leaves_theirs_alone(cours
 
 
 def test_a_zip_claiming_its_own_student_or_nobody_is_collected(course, inbox):
-    make_zip(inbox / "Carol_hw1_handin.zip", files(), {"id": "carol"})  # the site's id, other case
+    make_zip(inbox / "Carol_kit1_handin.zip", files(), {"id": "carol"})  # the site's id, other case
     make_zip(inbox / "dave.zip", files(), meta=False)  # no handin.json at all
     make_zip(inbox / "erin.zip", files(), {"name": "Erin"})  # no id in it
-    report = collect(HW1, course, inbox)
-    assert report.collected == {"Carol": "Carol_hw1_handin.zip", "dave": "dave.zip", "erin": "erin.zip"}
+    report = collect(KIT1, course, inbox)
+    assert report.collected == {"Carol": "Carol_kit1_handin.zip", "dave": "dave.zip", "erin": "erin.zip"}
     assert not report.refused
 
 
@@ -148,17 +148,17 @@ def test_a_roster_refuses_unknown_ids(course, inbox, tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("Name,Student_ID,Email\nAda,ada,a@x\nBen,ben,b@x\n")
     assert read_roster(roster) == {"ada", "ben"}
-    make_zip(inbox / "ada_hw1_handin.zip", files())
-    make_zip(inbox / "mallory_hw1_handin.zip", files())
-    report = collect(HW1, course, inbox, roster=read_roster(roster))
-    assert report.collected == {"ada": "ada_hw1_handin.zip"}
-    assert report.refused == ["mallory_hw1_handin.zip: mallory is not on the roster"]
+    make_zip(inbox / "ada_kit1_handin.zip", files())
+    make_zip(inbox / "mallory_kit1_handin.zip", files())
+    report = collect(KIT1, course, inbox, roster=read_roster(roster))
+    assert report.collected == {"ada": "ada_kit1_handin.zip"}
+    assert report.refused == ["mallory_kit1_handin.zip: mallory is not on the roster"]
     assert not submitted(course, "mallory").exists()
 
 
 def test_a_plain_roster_is_one_id_a_line(tmp_path):
     roster = tmp_path / "ids.txt"
-    roster.write_text("# hw1 class list\nada\n\n ben \n")
+    roster.write_text("# kit1 class list\nada\n\n ben \n")
     assert read_roster(roster) == {"ada", "ben"}
     (tmp_path / "empty.txt").write_text("# nobody\n")
     with pytest.raises(CourseError, match="holds no student ids"):
@@ -173,7 +173,7 @@ def test_a_plain_roster_is_one_id_a_line(tmp_path):
 ])
 def test_a_broken_pattern_is_an_error(course, inbox, pattern, why):
     with pytest.raises(CourseError, match=__import__("re").escape(why)):
-        collect(HW1, course, inbox, Naming(pattern=pattern))
+        collect(KIT1, course, inbox, Naming(pattern=pattern))
 
 
 # --- when: the zip's arrival, never the zip ------------------------------------------------
@@ -183,14 +183,14 @@ def test_the_hand_in_time_is_the_zips_modification_time(course, inbox):
     # handin.json and the members' dates say otherwise: both are ignored.
     make_zip(inbox / "fay.zip", files(), arrived="2025-03-04T05:06:07.123456+00:00",
              claimed="2025-01-01T00:00:00+00:00", dated=(2030, 1, 1, 0, 0, 0))
-    collect(HW1, course, inbox)
+    collect(KIT1, course, inbox)
     assert (submitted(course, "fay") / "timestamp.txt").read_text() == "2025-03-04 05:06:07.123456 UTC"
 
 
 def test_zip_member_dates_are_ignored_without_handin_json(course, inbox):
     make_zip(inbox / "gus.zip", files(), meta=False, arrived="2025-01-10T12:00:00+00:00",
              dated=(2099, 12, 31, 23, 59, 58))
-    collect(HW1, course, inbox)
+    collect(KIT1, course, inbox)
     assert recorded(course, "gus") == at("2025-01-10T12:00:00+00:00")
 
 
@@ -199,7 +199,7 @@ def test_nbgrader_reads_the_timestamp_written(course, inbox):
     from nbgrader.utils import parse_utc
 
     make_zip(inbox / "hal.zip", files(), arrived="2025-06-30T23:59:59.5+02:00")
-    collect(HW1, course, inbox)
+    collect(KIT1, course, inbox)
     dest = submitted(course, "hal")
     expected = dt.datetime(2025, 6, 30, 21, 59, 59, 500000)  # nbgrader: naive UTC
     assert parse_utc((dest / "timestamp.txt").read_text()) == expected
@@ -209,10 +209,10 @@ def test_nbgrader_reads_the_timestamp_written(course, inbox):
 def test_a_time_in_the_name_is_the_hand_in_time(course, inbox):
     naming = Naming(pattern=r"(?P<student_id>[^_]+)_attempt_(?P<timestamp>[0-9-]+)_",
                     timestamp_format="%Y-%m-%d-%H-%M-%S", timezone="Europe/Berlin")
-    make_zip(inbox / "ian_attempt_2025-01-10-15-00-00_hw1_handin.zip", files(),
+    make_zip(inbox / "ian_attempt_2025-01-10-15-00-00_kit1_handin.zip", files(),
              arrived="2025-02-01T00:00:00+00:00", claimed="2099-01-01T00:00:00+00:00")
-    report = collect(HW1, course, inbox, naming)
-    assert report.collected == {"ian": "ian_attempt_2025-01-10-15-00-00_hw1_handin.zip"}
+    report = collect(KIT1, course, inbox, naming)
+    assert report.collected == {"ian": "ian_attempt_2025-01-10-15-00-00_kit1_handin.zip"}
     assert (submitted(course, "ian") / "timestamp.txt").read_text() == "2025-01-10 14:00:00.000000 UTC"
 
 
@@ -220,7 +220,7 @@ def test_a_time_in_the_name_without_a_format_is_read_as_nbgrader_does(course, in
     naming = Naming(pattern=r"(?P<student_id>[^_]+)_(?P<timestamp>[^_]+)_")
     make_zip(inbox / "jan_2025-01-10T15:00:00+01:00_x.zip", files())
     make_zip(inbox / "kai_soon_x.zip", files())
-    report = collect(HW1, course, inbox, naming)
+    report = collect(KIT1, course, inbox, naming)
     assert report.collected == {"jan": "jan_2025-01-10T15:00:00+01:00_x.zip"}
     assert recorded(course, "jan") == at("2025-01-10T14:00:00+00:00")
     assert report.refused == ["kai_soon_x.zip: cannot read the time 'soon' in its name; "
@@ -232,12 +232,12 @@ def test_a_future_time_in_handin_json_does_not_block_a_later_zip(course, tmp_pat
     first.mkdir(), second.mkdir()
     make_zip(first / "liv.zip", files("first"), {"id": "liv"}, arrived="2025-01-09T12:00:00+00:00",
              claimed="2099-01-01T00:00:00+00:00", dated=(2099, 1, 1, 0, 0, 0))
-    collect(HW1, course, first)
+    collect(KIT1, course, first)
     assert recorded(course, "liv") == at("2025-01-09T12:00:00+00:00")
     make_zip(second / "liv.zip", files("second"), {"id": "liv"}, arrived="2025-01-10T12:00:00+00:00",
              claimed="2000-01-01T00:00:00+00:00")
-    assert collect(HW1, course, second).collected == {"liv": "liv.zip"}
-    assert (submitted(course, "liv") / "mytorch/nn/linear.py").read_text() == "# second\n"
+    assert collect(KIT1, course, second).collected == {"liv": "liv.zip"}
+    assert (submitted(course, "liv") / "kitlib/nn/linear.py").read_text() == "# second\n"
     assert recorded(course, "liv") == at("2025-01-10T12:00:00+00:00")
 
 
@@ -246,10 +246,10 @@ def test_in_one_folder_the_later_arrival_wins_whatever_handin_json_says(course, 
              claimed="2099-01-01T00:00:00+00:00", dated=(2099, 1, 1, 0, 0, 0))
     make_zip(inbox / "mo_2.zip", files("late"), arrived="2025-01-10T12:00:00+00:00",
              claimed="2000-01-01T00:00:00+00:00")
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"mo": "mo_2.zip"}
     assert report.skipped == ["mo_1.zip: superseded by mo_2.zip of mo, handed in later"]
-    assert (submitted(course, "mo") / "mytorch/nn/linear.py").read_text() == "# late\n"
+    assert (submitted(course, "mo") / "kitlib/nn/linear.py").read_text() == "# late\n"
 
 
 def test_a_future_timestamp_left_by_an_older_collect_does_not_block(course, inbox):
@@ -257,27 +257,27 @@ def test_a_future_timestamp_left_by_an_older_collect_does_not_block(course, inbo
     dest.mkdir(parents=True)
     (dest / "timestamp.txt").write_text("2099-01-01 00:00:00.000000 UTC")  # copied from a handin.json
     make_zip(inbox / "ned.zip", files("genuine"))
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"ned": "ned.zip"}
     assert any("is in the future, so no arrival time; replaced" in n for n in report.notes)
     assert recorded(course, "ned") == at(ARRIVED)
 
 
 def test_a_zip_of_the_whole_folder_is_accepted(course, inbox):
-    make_zip(inbox / "frank.zip", {f"hw1/{k}": v for k, v in files().items()} | {"hw1/data/x.npz": b"123"},
+    make_zip(inbox / "frank.zip", {f"kit1/{k}": v for k, v in files().items()} | {"kit1/data/x.npz": b"123"},
              meta=False)
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"frank": "frank.zip"}
-    assert (submitted(course, "frank") / "mytorch/nn/linear.py").is_file()
+    assert (submitted(course, "frank") / "kitlib/nn/linear.py").is_file()
     assert not (submitted(course, "frank") / "data").exists()
-    assert any("not unpacked" in n and "hw1/data/x.npz" in n for n in report.notes)
+    assert any("not unpacked" in n and "kit1/data/x.npz" in n for n in report.notes)
 
 
 def test_only_the_layout_is_unpacked(course, inbox):
-    extra = {"data/hw1/testerData.npz": b"x" * 100, "mytorch/__pycache__/linear.cpython-311.pyc": b"\0",
-             "coursekit/runtime/checks/hw1.py": b"cheat = 1\n", "notes.txt": b"hi", "mytorch/nn/data.bin": b"\0"}
+    extra = {"data/kit1/testerData.npz": b"x" * 100, "kitlib/__pycache__/linear.cpython-311.pyc": b"\0",
+             "coursekit/runtime/checks/kit1.py": b"cheat = 1\n", "notes.txt": b"hi", "kitlib/nn/data.bin": b"\0"}
     make_zip(inbox / "gina.zip", files() | extra)
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     dest = submitted(course, "gina")
     for name in extra:
         assert not (dest / name).exists(), name
@@ -286,11 +286,11 @@ def test_only_the_layout_is_unpacked(course, inbox):
 
 def test_missing_files_are_collected_with_a_note(course, inbox):
     members = files()
-    del members["mytorch/nn/loss.py"]
+    del members["kitlib/nn/loss.py"]
     make_zip(inbox / "hank.zip", members)
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"hank": "hank.zip"}
-    assert report.notes == ["hank.zip (hank): missing mytorch/nn/loss.py"]
+    assert report.notes == ["hank.zip (hank): missing kitlib/nn/loss.py"]
 
 
 # --- unsafe and malformed zips -----------------------------------------------------------
@@ -299,7 +299,7 @@ def test_missing_files_are_collected_with_a_note(course, inbox):
 def _symlink_zip(path: Path) -> Path:
     make_zip(path, files())
     with zipfile.ZipFile(path, "a") as zf:
-        info = zipfile.ZipInfo("mytorch/nn/evil.py")
+        info = zipfile.ZipInfo("kitlib/nn/evil.py")
         info.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(info, "/etc/passwd")
     return path
@@ -307,26 +307,26 @@ def _symlink_zip(path: Path) -> Path:
 
 @pytest.mark.parametrize("name, build, reason", [
     ("slip.zip", lambda p: make_zip(p, files() | {"../../escaped.py": b"x"}), "points outside the folder (..)"),
-    ("deep.zip", lambda p: make_zip(p, files() | {"mytorch/../../escaped.py": b"x"}), "points outside"),
+    ("deep.zip", lambda p: make_zip(p, files() | {"kitlib/../../escaped.py": b"x"}), "points outside"),
     ("abs.zip", lambda p: make_zip(p, files() | {"/tmp/escaped.py": b"x"}), "has an absolute path"),
     ("drive.zip", lambda p: make_zip(p, files() | {"C:/escaped.py": b"x"}), "has an absolute path"),
     ("backslash.zip", lambda p: make_zip(p, files() | {"..\\escaped.py": b"x"}), "unsafe member name"),
     ("link.zip", _symlink_zip, "is a symbolic link"),
-    ("big.zip", lambda p: make_zip(p, files() | {"mytorch/nn/huge.py": b"0" * (bundle.MAX_MEMBER_BYTES + 1)}),
+    ("big.zip", lambda p: make_zip(p, files() | {"kitlib/nn/huge.py": b"0" * (bundle.MAX_MEMBER_BYTES + 1)}),
      "larger than the 25 MB limit"),
-    ("many.zip", lambda p: make_zip(p, files() | {f"mytorch/x{i}.py": b"" for i in range(bundle.MAX_MEMBERS)}),
+    ("many.zip", lambda p: make_zip(p, files() | {f"kitlib/x{i}.py": b"" for i in range(bundle.MAX_MEMBERS)}),
      "more than the 500 allowed"),
     ("text.zip", lambda p: p.write_text("not a zip at all"), "not a zip file"),
     ("empty.zip", lambda p: make_zip(p, {"readme.txt": b"hi"}), "holds none of the hand-in files"),
-    ("hw2.zip", lambda p: make_zip(p, files(), {"assignment": "hw2"}), "is a hand-in for hw2, not hw1"),
-    ("hw1_handin.zip", lambda p: make_zip(p, files(), {"id": "zoe"}), "its name holds no student id"),
+    ("hw2.zip", lambda p: make_zip(p, files(), {"assignment": "hw2"}), "is a hand-in for hw2, not kit1"),
+    ("kit1_handin.zip", lambda p: make_zip(p, files(), {"id": "zoe"}), "its name holds no student id"),
     ("-dash.zip", lambda p: make_zip(p, files(), meta=False), "not a usable student id"),
     ("yan.zip", lambda p: make_zip(p, files(), {"id": "zoe"}), "handin.json names 'zoe'"),
 ])
 def test_unsafe_or_malformed_zips_are_refused_with_a_reason(course, inbox, tmp_path, name, build, reason):
     build(inbox / name)
     make_zip(inbox / "zoe.zip", files())  # a good one in the same folder still goes in
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"zoe": "zoe.zip"}
     assert len(report.refused) == 1 and report.refused[0].startswith(f"{name}: "), report.refused
     assert reason in report.refused[0]
@@ -336,11 +336,11 @@ def test_unsafe_or_malformed_zips_are_refused_with_a_reason(course, inbox, tmp_p
 
 
 def test_a_member_larger_than_its_directory_says_is_stopped(course, inbox, monkeypatch):
-    make_zip(inbox / "bomb.zip", files() | {"mytorch/nn/big.py": b"0" * 5000})
+    make_zip(inbox / "bomb.zip", files() | {"kitlib/nn/big.py": b"0" * 5000})
     monkeypatch.setattr(bundle, "MAX_MEMBER_BYTES", 4000)
     # Let the directory check pass as if the size were small: extraction still stops at the cap.
     monkeypatch.setattr(bundle, "_unsafe", lambda *a: "")
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {}
     assert report.refused and "unpacks to more than its size says" in report.refused[0]
     assert not (course.root / "submitted" / "bomb").exists()  # no staging folder left behind
@@ -354,32 +354,32 @@ def test_an_older_zip_never_replaces_a_newer_submission(course, tmp_path):
     first.mkdir(), second.mkdir()
     make_zip(first / "ivy.zip", files("new"), arrived="2025-01-10T12:00:00+00:00")
     make_zip(second / "ivy.zip", files("old"), arrived="2025-01-09T12:00:00+00:00")
-    assert collect(HW1, course, first).collected == {"ivy": "ivy.zip"}
-    report = collect(HW1, course, second)
+    assert collect(KIT1, course, first).collected == {"ivy": "ivy.zip"}
+    report = collect(KIT1, course, second)
     assert report.collected == {} and len(report.skipped) == 1
     assert "not newer" in report.skipped[0]
-    assert (submitted(course, "ivy") / "mytorch/nn/linear.py").read_text() == "# new\n"
+    assert (submitted(course, "ivy") / "kitlib/nn/linear.py").read_text() == "# new\n"
 
 
 def test_a_newer_zip_replaces_the_whole_submission(course, tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir(), second.mkdir()
-    make_zip(first / "jo.zip", files("old") | {"mytorch/nn/helper.py": b"# old helper\n"},
+    make_zip(first / "jo.zip", files("old") | {"kitlib/nn/helper.py": b"# old helper\n"},
              arrived="2025-01-09T12:00:00+00:00")
     make_zip(second / "jo.zip", files("new"), arrived="2025-01-10T08:00:00-05:00")
-    collect(HW1, course, first)
-    assert collect(HW1, course, second).collected == {"jo": "jo.zip"}
+    collect(KIT1, course, first)
+    assert collect(KIT1, course, second).collected == {"jo": "jo.zip"}
     dest = submitted(course, "jo")
-    assert (dest / "mytorch/nn/linear.py").read_text() == "# new\n"
-    assert not (dest / "mytorch/nn/helper.py").exists()  # nothing of the old submission is left
-    assert [p.name for p in dest.parent.iterdir()] == ["hw1"]
+    assert (dest / "kitlib/nn/linear.py").read_text() == "# new\n"
+    assert not (dest / "kitlib/nn/helper.py").exists()  # nothing of the old submission is left
+    assert [p.name for p in dest.parent.iterdir()] == ["kit1"]
 
 
 def test_collecting_the_same_folder_twice_changes_nothing(course, inbox):
     make_zip(inbox / "kim.zip", files())
-    collect(HW1, course, inbox)
+    collect(KIT1, course, inbox)
     before = (submitted(course, "kim") / "timestamp.txt").stat().st_mtime_ns
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {} and "not newer" in report.skipped[0]
     assert (submitted(course, "kim") / "timestamp.txt").stat().st_mtime_ns == before
 
@@ -387,10 +387,10 @@ def test_collecting_the_same_folder_twice_changes_nothing(course, inbox):
 def test_of_two_zips_of_one_student_the_newest_is_collected(course, inbox):
     make_zip(inbox / "lee_attempt2.zip", files("second"), arrived="2025-01-10T12:00:00+00:00")
     make_zip(inbox / "lee_attempt1.zip", files("first"), arrived="2025-01-09T12:00:00+00:00")
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"lee": "lee_attempt2.zip"}
     assert report.skipped == ["lee_attempt1.zip: superseded by lee_attempt2.zip of lee, handed in later"]
-    assert (submitted(course, "lee") / "mytorch/nn/linear.py").read_text() == "# second\n"
+    assert (submitted(course, "lee") / "kitlib/nn/linear.py").read_text() == "# second\n"
 
 
 def test_a_submission_without_timestamp_is_not_overwritten(course, inbox):
@@ -398,7 +398,7 @@ def test_a_submission_without_timestamp_is_not_overwritten(course, inbox):
     dest.mkdir(parents=True)
     (dest / "mine.txt").write_text("placed by hand")
     make_zip(inbox / "max.zip", files())
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {} and "without a readable timestamp.txt" in report.skipped[0]
     assert (dest / "mine.txt").is_file()
 
@@ -413,7 +413,7 @@ def test_nbgraders_timestamp_format_is_understood():
 def test_of_two_zips_arriving_at_once_the_name_sorted_last_wins(course, inbox):
     make_zip(inbox / "pia_a.zip", files("a"))
     make_zip(inbox / "pia_b.zip", files("b"))
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"pia": "pia_b.zip"}
     assert report.skipped == ["pia_a.zip: superseded by pia_b.zip of pia, handed in at the same time "
                               "(the name sorted last wins)"]
@@ -426,10 +426,10 @@ def test_course_collect_prints_one_line_per_zip_and_fails_on_refusals(course, in
     make_zip(inbox / "nia.zip", files())
     (inbox / "oli.zip").write_text("nope")
     (inbox / "nia_report.pdf").write_text("not a zip")
-    code = main(["--course", str(course.root), "collect", "hw1", str(inbox)])
+    code = main(["--course", str(course.root), "collect", "kit1", str(inbox)])
     out = capsys.readouterr().out
     assert code == 1
-    assert "collected nia.zip -> submitted/nia/hw1" in out
+    assert "collected nia.zip -> submitted/nia/kit1" in out
     assert "REFUSED oli.zip: not a zip file" in out
     assert "1 collected, 0 skipped, 1 refused; 1 non-zip file(s) ignored" in out
 
@@ -438,12 +438,12 @@ def test_course_collect_takes_the_sites_naming_and_a_roster(course, inbox, tmp_p
     (tmp_path / "roster.txt").write_text("quinn\nrae\n")
     make_zip(inbox / "quinn--2025-01-10-15-00-00.zip", files())
     make_zip(inbox / "sam--2025-01-10-15-00-00.zip", files())
-    code = main(["--course", str(course.root), "collect", "hw1", str(inbox), "--roster", str(tmp_path / "roster.txt"),
+    code = main(["--course", str(course.root), "collect", "kit1", str(inbox), "--roster", str(tmp_path / "roster.txt"),
                  "--name-pattern", r"(?P<student_id>[a-z]+)--(?P<timestamp>[0-9-]+)\.zip",
                  "--timestamp-format", "%Y-%m-%d-%H-%M-%S", "--timezone", "America/New_York"])
     out = capsys.readouterr().out
     assert code == 1
-    assert ("collected quinn--2025-01-10-15-00-00.zip -> submitted/quinn/hw1 (handed in 2025-01-10 20:00:00 UTC)"
+    assert ("collected quinn--2025-01-10-15-00-00.zip -> submitted/quinn/kit1 (handed in 2025-01-10 20:00:00 UTC)"
             in out)
     assert "REFUSED sam--2025-01-10-15-00-00.zip: sam is not on the roster" in out
 
@@ -456,18 +456,18 @@ def test_course_collect_takes_the_sites_naming_and_a_roster(course, inbox, tmp_p
 ])
 def test_course_collect_with_a_wrong_option_is_one_line(course, inbox, capsys, options, message):
     make_zip(inbox / "tia.zip", files())
-    assert main(["--course", str(course.root), "collect", "hw1", str(inbox), *options]) == 1
+    assert main(["--course", str(course.root), "collect", "kit1", str(inbox), *options]) == 1
     err = capsys.readouterr().err
     assert err.startswith("course collect: error: ") and err.count("\n") == 1 and message in err
     assert not (course.root / "submitted").exists()
 
 
 def test_course_collect_of_a_missing_folder_is_one_line(course, tmp_path, capsys):
-    assert main(["--course", str(course.root), "collect", "hw1", str(tmp_path / "nowhere")]) == 1
+    assert main(["--course", str(course.root), "collect", "kit1", str(tmp_path / "nowhere")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("course collect: error: ") and err.count("\n") == 1
 
 
 def test_collect_refuses_a_missing_folder(course, tmp_path):
     with pytest.raises(CourseError):
-        collect(HW1, course, tmp_path / "nowhere")
+        collect(KIT1, course, tmp_path / "nowhere")

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HW1
+from kitcourse import KIT1
 from coursekit.cli import main
 from coursekit.course import Course
 from coursekit.runtime.handin import bundle
 from coursekit.runtime.handin.spec import spec_of
 from test_collect import files, make_zip, submitted
 
-SPEC = spec_of(HW1)
-LINEAR = "mytorch/nn/linear.py"
+SPEC = spec_of(KIT1)
+LINEAR = "kitlib/nn/linear.py"
 CONTROL = ("\x1b", "\r", "\x07", "\x00", "\x9b", "\x08")  # ESC, CR, BEL, NUL, CSI (C1), backspace
 OSC52 = "\x1b]52;c;ZWNobyBwd25lZA==\x07"  # sets the terminal's clipboard
 
@@ -44,7 +44,7 @@ def without(*names: str) -> dict[str, bytes]:
 
 
 def _nul_zip(path: Path) -> Path:
-    """linear.py handed in as ``mytorch/nn/linear.py<NUL>.txt``: Python reads the name up to the NUL,
+    """linear.py handed in as ``kitlib/nn/linear.py<NUL>.txt``: Python reads the name up to the NUL,
     other unzip tools read all of it."""
     make_zip(path, without(LINEAR) | {LINEAR + "Z.txt": b"# evil\n"})
     data = path.read_bytes().replace(LINEAR.encode() + b"Z.txt", LINEAR.encode() + b"\0.txt")
@@ -59,40 +59,40 @@ def _duplicate_zip(path: Path) -> Path:
     return path
 
 
-NFC, NFD = unicodedata.normalize("NFC", "mytorch/nn/café.py"), unicodedata.normalize("NFD", "mytorch/nn/café.py")
+NFC, NFD = unicodedata.normalize("NFC", "kitlib/nn/café.py"), unicodedata.normalize("NFD", "kitlib/nn/café.py")
 assert NFC != NFD
 
 # zip name -> (how to build it, what its one-line refusal says)
 HOSTILE = {
-    "filefolder.zip": (lambda p: make_zip(p, files() | {"mytorch/nn/linear.py/evil.py": b"x = 1\n"}),
+    "filefolder.zip": (lambda p: make_zip(p, files() | {"kitlib/nn/linear.py/evil.py": b"x = 1\n"}),
                        "both a file and a folder"),
-    "nnfile.zip": (lambda p: make_zip(p, files() | {"mytorch/nn": b"x = 1\n"}), "both a file and a folder"),
+    "nnfile.zip": (lambda p: make_zip(p, files() | {"kitlib/nn": b"x = 1\n"}), "both a file and a folder"),
     "dotslash.zip": (lambda p: make_zip(p, files() | {"./" + LINEAR: b"# the other linear.py\n"}),
                      "name the same file"),
-    "dotinside.zip": (lambda p: make_zip(p, files() | {"mytorch/./nn/linear.py": b"# the other\n"}),
+    "dotinside.zip": (lambda p: make_zip(p, files() | {"kitlib/./nn/linear.py": b"# the other\n"}),
                       "name the same file"),
-    "filecase.zip": (lambda p: make_zip(p, files() | {"mytorch/nn/Linear.py": b"# the other linear.py\n"}),
+    "filecase.zip": (lambda p: make_zip(p, files() | {"kitlib/nn/Linear.py": b"# the other linear.py\n"}),
                      "name the same file"),
-    "foldercase.zip": (lambda p: make_zip(p, files() | {"MyTorch/nn/linear.py": b"# the other linear.py\n"}),
+    "foldercase.zip": (lambda p: make_zip(p, files() | {"KitLib/nn/linear.py": b"# the other linear.py\n"}),
                        "name the same file"),
     "unicode.zip": (lambda p: make_zip(p, files() | {NFC: b"a = 1\n", NFD: b"a = 2\n"}), "name the same file"),
     "duplicate.zip": (_duplicate_zip, "appears twice"),
-    "clear.zip": (lambda p: make_zip(p, files() | {"mytorch/nn/\x1b[2J\x1b[H.py": b"x = 1\n"}),
+    "clear.zip": (lambda p: make_zip(p, files() | {"kitlib/nn/\x1b[2J\x1b[H.py": b"x = 1\n"}),
                   "control character"),
     "carriage.zip": (lambda p: make_zip(p, files() | {"notes\rREFUSED nothing.txt": b"hi"}), "control character"),
-    "bell.zip": (lambda p: make_zip(p, files() | {"mytorch/\x07.py": b""}), "control character"),
+    "bell.zip": (lambda p: make_zip(p, files() | {"kitlib/\x07.py": b""}), "control character"),
     "clipboard.zip": (lambda p: make_zip(p, files() | {f"data/{OSC52}.npz": b""}), "control character"),
-    "csi.zip": (lambda p: make_zip(p, files() | {"mytorch/nn/\x9b2J.py": b""}), "control character"),
-    "backslash.zip": (lambda p: make_zip(p, files() | {"mytorch\\nn\\linear.py": b""}), "unsafe member name"),
+    "csi.zip": (lambda p: make_zip(p, files() | {"kitlib/nn/\x9b2J.py": b""}), "control character"),
+    "backslash.zip": (lambda p: make_zip(p, files() | {"kitlib\\nn\\linear.py": b""}), "unsafe member name"),
     "nul.zip": (_nul_zip, "unsafe member name"),
-    "longname.zip": (lambda p: make_zip(p, files() | {f"mytorch/{'a' * 300}.py": b""}), "too long"),
+    "longname.zip": (lambda p: make_zip(p, files() | {f"kitlib/{'a' * 300}.py": b""}), "too long"),
 }
-HONEST = {"alice.zip": "alice", "bob_hw1_handin.zip": "bob", "Carol_hw1_handin.zip": "Carol", "zed.zip": "zed"}
+HONEST = {"alice.zip": "alice", "bob_kit1_handin.zip": "bob", "Carol_kit1_handin.zip": "Carol", "zed.zip": "zed"}
 
 
 @pytest.fixture
-def course(tmp_path, repo) -> Course:
-    return Course.copy_of(repo, tmp_path / "course")
+def course(tmp_path, kit_course) -> Course:
+    return Course.copy_of(kit_course.root, tmp_path / "course")
 
 
 def tree(folder: Path) -> set[str]:
@@ -120,7 +120,7 @@ def test_every_hostile_zip_is_refused_in_one_line_and_the_honest_ones_are_collec
     make_zip(inbox / "\x1b[31mgus.zip", files())  # no usable id: refused, shown escaped
     outside = tree(tmp_path) - {p for p in tree(tmp_path) if p.startswith("course/submitted")}
 
-    code = main(["--course", str(course.root), "collect", "hw1", str(inbox)])
+    code = main(["--course", str(course.root), "collect", "kit1", str(inbox)])
     out, err = capsys.readouterr()
     assert_no_control(out + err)
     assert code == 1 and not err
@@ -134,7 +134,7 @@ def test_every_hostile_zip_is_refused_in_one_line_and_the_honest_ones_are_collec
             [*files(), "timestamp.txt"])
     for student in collected:
         assert [line for line in out.splitlines()
-                if line.startswith("collected ") and line.endswith(f"-> submitted/{student}/hw1 (handed in "
+                if line.startswith("collected ") and line.endswith(f"-> submitted/{student}/kit1 (handed in "
                                                                    "2025-01-10 12:00:00 UTC)")], student
     refused = [line for line in out.splitlines() if line.startswith("REFUSED ")]
     for name, (_, reason) in HOSTILE.items():
@@ -158,7 +158,7 @@ def test_each_hostile_zip_alone_is_refused_and_a_good_one_beside_it_collected(co
     build, reason = HOSTILE[name]
     build(inbox / name)
     make_zip(inbox / "zoe.zip", files())
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"zoe": "zoe.zip"}
     assert len(report.refused) == 1 and report.refused[0].startswith(f"{name}: ") and reason in report.refused[0]
     assert "\n" not in report.refused[0]
@@ -177,27 +177,27 @@ def test_handin_py_checks_its_zip_by_the_same_rules(tmp_path, name):
 def test_an_honest_zip_passes_the_check(tmp_path):
     # Folder entries (as Finder and `zip -r` write them), macOS's resource forks and a folder of the
     # whole hand-in are not collisions.
-    members = {f"hw1/{k}": v for k, v in files().items()} | {"__MACOSX/hw1/mytorch/nn/._linear.py": b"\0"}
+    members = {f"kit1/{k}": v for k, v in files().items()} | {"__MACOSX/kit1/kitlib/nn/._linear.py": b"\0"}
     path = make_zip(tmp_path / "x.zip", members, meta=False)
     with zipfile.ZipFile(path, "a") as zf:
-        for folder in ("hw1/", "hw1/mytorch/", "hw1/mytorch/nn/"):
+        for folder in ("kit1/", "kit1/kitlib/", "kit1/kitlib/nn/"):
             zf.writestr(zipfile.ZipInfo(folder), b"")
     check = bundle.inspect_zip(path, SPEC)
-    assert check.ok and not check.missing and check.prefix == "hw1/"
+    assert check.ok and not check.missing and check.prefix == "kit1/"
 
 
 # --- Gradescope: a refused upload still gets a results.json ---------------------------------
 
 
 @pytest.fixture(scope="module")
-def gradescope_source(released_course, tmp_path_factory) -> Path:
+def gradescope_source(kit_course, tmp_path_factory) -> Path:
     """What the Gradescope runner reads of the unzipped autograder.zip: the config and the course's
     declaration and release (a refused upload is refused before any grading)."""
     from coursekit.gradescope import CONFIG
 
     source = tmp_path_factory.mktemp("gradescope") / "source"
-    shutil.copytree(released_course.root, source / "course", symlinks=True)
-    (source / CONFIG).write_text(json.dumps({"assignment": HW1.name}))
+    shutil.copytree(kit_course.root, source / "course", symlinks=True)
+    (source / CONFIG).write_text(json.dumps({"assignment": KIT1.name}))
     return source
 
 
@@ -227,15 +227,15 @@ def test_ids_that_differ_only_by_case_are_refused_not_mixed(course, tmp_path):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     make_zip(inbox / "Carol.zip", files("Carol's"))
-    assert collect(HW1, course, inbox).collected == {"Carol": "Carol.zip"}
+    assert collect(KIT1, course, inbox).collected == {"Carol": "Carol.zip"}
     (inbox / "Carol.zip").unlink()
     make_zip(inbox / "Dana.zip", files("Dana's"))
-    make_zip(inbox / "dana_hw1_handin.zip", files("dana's"))
+    make_zip(inbox / "dana_kit1_handin.zip", files("dana's"))
     make_zip(inbox / "carol.zip", files("carol's"))
     make_zip(inbox / "zoe.zip", files())
-    report = collect(HW1, course, inbox)
+    report = collect(KIT1, course, inbox)
     assert report.collected == {"zoe": "zoe.zip"}
-    assert sorted(r.split(":")[0] for r in report.refused) == ["Dana.zip", "carol.zip", "dana_hw1_handin.zip"]
+    assert sorted(r.split(":")[0] for r in report.refused) == ["Dana.zip", "carol.zip", "dana_kit1_handin.zip"]
     assert all("differs only by case" in r for r in report.refused)
     assert "from submitted/Carol" in next(r for r in report.refused if r.startswith("carol.zip"))
     assert sorted(p.name for p in (course.root / "submitted").iterdir()) == ["Carol", "zoe"]
@@ -249,10 +249,10 @@ def test_gradescope_refuses_an_upload_of_files_with_names_a_zip_cannot_hold(grad
     for rel, data in files().items():
         (upload / rel).parent.mkdir(parents=True, exist_ok=True)
         (upload / rel).write_bytes(data)
-    (upload / os.fsdecode(b"mytorch/nn/\xff\x1b[2J.py")).write_bytes(b"x = 1\n")
+    (upload / os.fsdecode(b"kitlib/nn/\xff\x1b[2J.py")).write_bytes(b"x = 1\n")
     data = run(tmp_path, gradescope_source, deadline=60)
     assert data["score"] == 0 and data["extra_data"] == {"grader_failed": False, "refused": True}
-    assert "mytorch/nn/\\xff\\x1b[2J.py: its name is not UTF-8 text" in data["output"]
+    assert "kitlib/nn/\\xff\\x1b[2J.py: its name is not UTF-8 text" in data["output"]
     assert_no_control(data["output"])
 
 

@@ -29,9 +29,8 @@ from coursekit.autograde.submission import (
 )
 from coursekit.samples import copy_release, hand_in_reference
 
-from conftest import HW1, REPO
-
-LINEAR, LOSS, ACTIVATION = "mytorch/nn/linear.py", "mytorch/nn/loss.py", "mytorch/nn/activation.py"
+from kitcourse import KIT1, LINEAR, LOSS, NAME
+from kitcourse import ACT as ACTIVATION
 BIG = 50 << 30  # sparse: no disk space, but any whole read would blow memory or take minutes
 
 
@@ -48,8 +47,8 @@ def never_hang():
 
 
 @pytest.fixture(scope="module")
-def release(released_course) -> Path:
-    return released_course.folder("release", "hw1")
+def release(kit_course) -> Path:
+    return kit_course.folder("release", NAME)
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +58,21 @@ def released_files(release) -> set[str]:
 
 @pytest.fixture(scope="module")
 def cells(release) -> dict[str, dict[str, str]]:
-    """grade id -> released source of every graded cell, per notebook (what the grader compares with)."""
+    """grade id -> released source of every autograded test cell, per notebook (what the grader
+    compares with; a written answer's cell is the student's to fill in)."""
     out = {}
-    for name in HW1.notebooks:
+    for name in KIT1.notebooks:
         nb = nbformat.read(release / f"{name}.ipynb", as_version=4)
         out[name] = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
-                     if c.metadata.get("nbgrader", {}).get("grade")}
+                     if c.metadata.get("nbgrader", {}).get("grade") and not c.metadata["nbgrader"].get("solution")}
     return out
 
 
 @pytest.fixture
-def hand_in(release, repo, tmp_path) -> Path:
+def hand_in(release, kit_course, tmp_path) -> Path:
     """An honest, complete hand-in: the release with the reference library in it."""
-    dest = copy_release(release, tmp_path / "submitted" / "student" / "hw1")
-    hand_in_reference(HW1, repo, dest)
+    dest = copy_release(release, tmp_path / "submitted" / "student" / NAME)
+    hand_in_reference(KIT1, kit_course.repo, dest)
     return dest
 
 
@@ -139,8 +139,8 @@ def replace_with_sparse(path: Path, size: int = BIG) -> None:
 def undecodable_names(dest: Path, cleanup) -> set[str]:
     base = os.fsencode(dest)
     os.close(os.open(base + b"/\xff\xfe.py", os.O_CREAT | os.O_WRONLY, 0o644))
-    os.mkdir(base + b"/mytorch/\xc3(")
-    with open(base + b"/mytorch/\xc3(/x\x1b[31m\n.py", "wb") as f:
+    os.mkdir(base + b"/kitlib/\xc3(")
+    with open(base + b"/kitlib/\xc3(/x\x1b[31m\n.py", "wb") as f:
         f.write(b"print('hi')\n")
     return set()
 
@@ -206,8 +206,8 @@ HOSTILE = [undecodable_names, deep, fifos, sparse_files, devices, link_loops, ma
 
 
 def read_everything(folder: Path, released_files, cells):
-    sub = read_submission(HW1, "student", folder, released_files)
-    notes = check_notebooks(HW1, folder, cells)
+    sub = read_submission(KIT1, "student", folder, released_files)
+    notes = check_notebooks(KIT1, folder, cells)
     return sub, notes, fingerprint(folder), fingerprint(folder)
 
 
@@ -215,7 +215,7 @@ def read_everything(folder: Path, released_files, cells):
 
 def test_an_honest_hand_in_has_no_notes(hand_in, released_files, cells):
     sub, notes, _, _ = read_everything(hand_in, released_files, cells)
-    assert set(sub.files) == set(HW1.student_files) and not sub.file_problems
+    assert set(sub.files) == set(KIT1.student_files) and not sub.file_problems
     assert sub.notes == [] and notes == []
 
 
@@ -232,7 +232,7 @@ def test_a_hostile_folder_is_read_not_crashed(build, hand_in, released_files, ce
     assert time.monotonic() - start < 60
     assert peak < 50 << 20, f"{peak >> 20} MB used to read the hand-in"
     assert first == second  # stable
-    for rel in HW1.student_files:  # only the file that is broken costs anything
+    for rel in KIT1.student_files:  # only the file that is broken costs anything
         if rel in broken:
             assert rel not in sub.files and sub.file_problems[rel]
         else:
@@ -245,15 +245,15 @@ def test_a_hostile_folder_is_read_not_crashed(build, hand_in, released_files, ce
 
 def test_undecodable_and_control_character_names_are_shown_escaped(hand_in, released_files, cleanup):
     undecodable_names(hand_in, cleanup)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     [extra] = [n for n in sub.notes if n.startswith("extra files")]
     assert "\\xff\\xfe.py" in extra
-    assert "mytorch/\\xc3(/x\\x1b[31m\\n.py" in extra
+    assert "kitlib/\\xc3(/x\\x1b[31m\\n.py" in extra
 
 
 def test_a_tree_thousands_of_levels_deep_is_cut_off(hand_in, released_files, cleanup):
     deep(hand_in, cleanup)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     assert any(f"nested more than {safefs.MAX_DEPTH} levels deep" in n for n in sub.notes), sub.notes
     entries, problems = safefs.walk(hand_in)
     assert max(e.rel.count("/") + 1 for e in entries) == safefs.MAX_DEPTH
@@ -262,40 +262,40 @@ def test_a_tree_thousands_of_levels_deep_is_cut_off(hand_in, released_files, cle
 
 def test_fifos_are_never_opened(hand_in, released_files, cells, cleanup):
     fifos(hand_in, cleanup)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     assert sub.file_problems[LINEAR] == [f"{LINEAR}: is not a regular file (a FIFO)"]
     assert "extra files were ignored by the grader: pipe" in sub.notes
-    assert "LossTester.ipynb: is not a regular file (a FIFO)" in check_notebooks(HW1, hand_in, cells)
+    assert "LossTester.ipynb: is not a regular file (a FIFO)" in check_notebooks(KIT1, hand_in, cells)
 
 
 def test_huge_sparse_files_are_refused_by_their_size(hand_in, released_files, cells, cleanup):
     sparse_files(hand_in, cleanup)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     assert sub.file_problems[LOSS] == [f"{LOSS}: larger than {MAX_LIBRARY_FILE >> 20} MB"]
     assert "extra files were ignored by the grader: data.bin" in sub.notes
-    assert f"LinearTester.ipynb: larger than {MAX_NOTEBOOK_BYTES >> 20} MB" in check_notebooks(HW1, hand_in, cells)
+    assert f"LinearTester.ipynb: larger than {MAX_NOTEBOOK_BYTES >> 20} MB" in check_notebooks(KIT1, hand_in, cells)
 
 
 def test_device_nodes_are_never_opened(hand_in, released_files, cells, cleanup):
     devices(hand_in, cleanup)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     assert sub.file_problems[LINEAR] == [f"{LINEAR}: is not a regular file (a device)"]
-    assert "SGDTester.ipynb: is not a regular file (a device)" in check_notebooks(HW1, hand_in, cells)
+    assert "SGDTester.ipynb: is not a regular file (a device)" in check_notebooks(KIT1, hand_in, cells)
 
 
 def test_link_loops_are_links_not_loops(hand_in, released_files, cells, cleanup):
     link_loops(hand_in, cleanup)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     assert "link" in sub.file_problems[ACTIVATION][0]
     assert "extra files were ignored by the grader: a, b, here" in sub.notes
-    assert "MLPTester.ipynb: is a link; links are not accepted" in check_notebooks(HW1, hand_in, cells)
+    assert "MLPTester.ipynb: is a link; links are not accepted" in check_notebooks(KIT1, hand_in, cells)
 
 
 def test_a_folder_of_too_many_files_is_cut_off(hand_in, released_files, cleanup, few_entries):
     many_entries(hand_in, cleanup)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     assert any("more than 100 files and folders; the rest were not read" in n for n in sub.notes), sub.notes
-    assert set(sub.files) == set(HW1.student_files)  # read by name, not found by the walk
+    assert set(sub.files) == set(KIT1.student_files)  # read by name, not found by the walk
     entries, _ = safefs.walk(hand_in)
     assert len(entries) == 100
 
@@ -304,10 +304,10 @@ def test_a_missing_or_linked_submission_folder_is_a_note(hand_in, released_files
     link = tmp_path / "linked"
     os.symlink(hand_in, link)
     for folder in (tmp_path / "nothing", link):
-        sub = read_submission(HW1, "student", folder, released_files)
-        assert not sub.files and set(sub.file_problems) == set(HW1.student_files)
+        sub = read_submission(KIT1, "student", folder, released_files)
+        assert not sub.files and set(sub.file_problems) == set(KIT1.student_files)
         assert "no submission folder" in sub.notes[0]
-        assert check_notebooks(HW1, folder, cells) == []  # said once, by read_submission
+        assert check_notebooks(KIT1, folder, cells) == []  # said once, by read_submission
         fingerprint(folder)
 
 
@@ -315,9 +315,9 @@ def test_a_missing_or_linked_submission_folder_is_a_note(hand_in, released_files
 def test_a_source_the_parser_chokes_on_costs_only_its_file(source, hand_in, released_files):
     """ast.parse gives up on these with MemoryError / RecursionError, not a SyntaxError."""
     (hand_in / LOSS).write_text(source)
-    sub = read_submission(HW1, "student", hand_in, released_files)
+    sub = read_submission(KIT1, "student", hand_in, released_files)
     assert "could not be checked against the rules" in sub.file_problems[LOSS][0]
-    assert set(sub.file_problems) == {LOSS} and len(sub.files) == len(HW1.student_files)
+    assert set(sub.file_problems) == {LOSS} and len(sub.files) == len(KIT1.student_files)
 
 
 # -- notebooks of every shape ----------------------------------------------------------
@@ -380,18 +380,18 @@ NOTEBOOKS = [
 def test_a_malformed_notebook_is_a_note_for_that_notebook(change, words, hand_in, released_files, cells):
     gid = next(iter(cells[NB]))
     change(hand_in / f"{NB}.ipynb", gid)
-    notes = check_notebooks(HW1, hand_in, cells)
+    notes = check_notebooks(KIT1, hand_in, cells)
     assert notes and all(n.startswith(f"{NB}.ipynb: ") for n in notes), notes
     assert any(words in n for n in notes), notes
     assert all(n.isprintable() for n in notes)
-    sub = read_submission(HW1, "student", hand_in, released_files)  # the library still earns its points
-    assert set(sub.files) == set(HW1.student_files) and not sub.file_problems
+    sub = read_submission(KIT1, "student", hand_in, released_files)  # the library still earns its points
+    assert set(sub.files) == set(KIT1.student_files) and not sub.file_problems
 
 
 def test_deep_but_parseable_metadata_is_harmless(hand_in, cells):
     gid = next(iter(cells[NB]))
     edit(lambda nb, g: graded_cell(nb, g)["metadata"]["nbgrader"].update(nested(500)))(hand_in / f"{NB}.ipynb", gid)
-    assert check_notebooks(HW1, hand_in, cells) == []
+    assert check_notebooks(KIT1, hand_in, cells) == []
 
 
 # -- fingerprint -------------------------------------------------------------------------
@@ -405,9 +405,9 @@ def test_the_fingerprint_changes_with_any_byte_and_any_new_file(hand_in):
     assert fingerprint(hand_in) != before
     path.write_bytes(data)
     assert fingerprint(hand_in) == before
-    (hand_in / "mytorch" / "nn" / "notes.txt").write_text("")
+    (hand_in / "kitlib" / "nn" / "notes.txt").write_text("")
     assert fingerprint(hand_in) != before
-    (hand_in / "mytorch" / "nn" / "notes.txt").unlink()
+    (hand_in / "kitlib" / "nn" / "notes.txt").unlink()
     assert fingerprint(hand_in) == before
     (hand_in / LINEAR).rename(hand_in / "linear.py")
     assert fingerprint(hand_in) != before
@@ -415,8 +415,8 @@ def test_the_fingerprint_changes_with_any_byte_and_any_new_file(hand_in):
 
 def test_the_fingerprint_ignores_caches_and_where_the_folder_is(hand_in, tmp_path):
     before = fingerprint(hand_in)
-    (hand_in / "mytorch" / "__pycache__").mkdir(exist_ok=True)
-    (hand_in / "mytorch" / "__pycache__" / "x.pyc").write_bytes(b"cache")
+    (hand_in / "kitlib" / "__pycache__").mkdir(exist_ok=True)
+    (hand_in / "kitlib" / "__pycache__" / "x.pyc").write_bytes(b"cache")
     assert fingerprint(hand_in) == before
     assert fingerprint(shutil.copytree(hand_in, tmp_path / "moved")) == before
 
@@ -454,18 +454,18 @@ def test_a_huge_file_is_fingerprinted_without_reading_it(hand_in):
     assert fingerprint(hand_in) != before
 
 
-def test_the_fingerprint_includes_the_graders_own_sources(hand_in, monkeypatch, tmp_path):
+def test_the_fingerprint_includes_the_graders_own_sources(hand_in, kit_course, monkeypatch, tmp_path):
     from coursekit.autograde import inputs
     from coursekit.course import Course
 
     kit = tmp_path / "coursekit"
     shutil.copytree(inputs.KIT, kit, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(inputs, "KIT", kit)
-    course = Course(REPO)
-    before = fingerprint(hand_in, HW1, inputs.grader_digest(HW1, course))
+    course = Course(kit_course.root)
+    before = fingerprint(hand_in, KIT1, inputs.grader_digest(KIT1, course))
     with open(kit / "runtime" / "checks" / "__init__.py", "a") as f:
         f.write("\n# changed\n")
-    assert fingerprint(hand_in, HW1, inputs.grader_digest(HW1, course)) != before
+    assert fingerprint(hand_in, KIT1, inputs.grader_digest(KIT1, course)) != before
 
 
 # -- safefs ------------------------------------------------------------------------------
@@ -520,34 +520,35 @@ def test_walk_needs_neither_recursion_nor_short_paths(tmp_path, cleanup):
 
 # -- the run goes on ---------------------------------------------------------------------
 
-def test_a_corrupt_previous_result_means_grade_again(course_copy):
-    results = course_copy.folder("autograded", "hw1", "someone") / "results.json"
+def test_a_corrupt_previous_result_means_grade_again(kit_copy):
+    results = kit_copy.folder("autograded", NAME, "someone") / "results.json"
     results.parent.mkdir(parents=True)
     # Well-formed and with the right fingerprint, but not for this assignment's items.
-    current = fingerprint(course_copy.folder("submitted", "hw1", "someone"))
-    other_items = {"extra_data": {"result": {"student": "someone", "assignment": "hw1", "items": [], "notes": [],
+    current = fingerprint(kit_copy.folder("submitted", NAME, "someone"))
+    other_items = {"extra_data": {"result": {"student": "someone", "assignment": NAME, "items": [], "notes": [],
                                              "fingerprint": current}}}
     for text in ("[" * 100_000, '{"extra_data": {"result": []}}', "\udcff", "null", json.dumps(other_items)):
         results.write_text(text, errors="surrogateescape")
-        assert run._unchanged(course_copy, HW1, "someone", force=False) is None
+        assert run._unchanged(kit_copy, KIT1, "someone", force=False) is None
 
 
-def test_one_student_the_kit_cannot_look_at_does_not_stop_the_run(course_copy, monkeypatch, capsys):
+def test_one_student_the_kit_cannot_look_at_does_not_stop_the_run(kit_copy, monkeypatch, capsys):
     """Both students are settled before any worker starts: one unchanged, one whose fingerprint fails."""
     from coursekit.autograde.grader import GraderConfig
     from coursekit.results import ItemResult, SubmissionResult
     from coursekit.autograde.inputs import run_digest
     from coursekit.feedback import write_outputs
 
-    course = course_copy
+    course = kit_copy
     config = GraderConfig(require_sandbox=False, use_sandbox=False)
-    inputs = run_digest(HW1, course, config)
+    inputs = run_digest(KIT1, course, config)
     for student in ("bad", "good"):
-        copy_release(course.folder("release", "hw1"), course.folder("submitted", "hw1", student))
-        previous = SubmissionResult(student, "hw1", [ItemResult(i.grade_id, 0, i.points, "earlier")
-                                                     for i in HW1.items],
-                                    [], fingerprint(course.folder("submitted", "hw1", student), HW1, inputs))
-        write_outputs(previous, course.folder("autograded", "hw1", student), course.folder("feedback", "hw1", student))
+        copy_release(course.folder("release", NAME), course.folder("submitted", NAME, student))
+        previous = SubmissionResult(student, NAME, [ItemResult(i.grade_id, 0, i.points, "earlier")
+                                                     for i in KIT1.auto_items],
+                                    [], fingerprint(course.folder("submitted", NAME, student), KIT1, inputs),
+                                    written={i.grade_id: "unanswered" for i in KIT1.manual_items})
+        write_outputs(previous, course.folder("autograded", NAME, student), course.folder("feedback", NAME, student))
 
     def failing(folder, *args):
         if folder.parent.name == "bad":
@@ -555,7 +556,7 @@ def test_one_student_the_kit_cannot_look_at_does_not_stop_the_run(course_copy, m
         return fingerprint(folder, *args)
 
     monkeypatch.setattr(run, "fingerprint", failing)
-    summary = run.autograde(HW1, course, students=["bad", "good"], progress=False, config=config)
+    summary = run.autograde(KIT1, course, students=["bad", "good"], progress=False, config=config)
     assert summary.skipped == ["good"] and summary.graded == []
     assert summary.failed == {"bad": "could not be checked for changes: OSError: the disk went away"}
     assert "bad: could not be checked for changes: OSError: the disk went away" in capsys.readouterr().err
@@ -569,7 +570,7 @@ def test_only_real_notebooks_are_copied_for_formgrader(hand_in, tmp_path):
     replace_with_sparse(hand_in / "LinearTester.ipynb")
     (hand_in / "MLPTester.ipynb").unlink()
     os.symlink("/etc/passwd", hand_in / "MLPTester.ipynb")
-    record._copy_notebooks(hand_in, dest, HW1)
+    record._copy_notebooks(hand_in, dest, KIT1)
     assert sorted(p.name for p in dest.iterdir()) == sorted(
-        f"{n}.ipynb" for n in HW1.notebooks if n not in ("LossTester", "LinearTester", "MLPTester"))
+        f"{n}.ipynb" for n in KIT1.notebooks if n not in ("LossTester", "LinearTester", "MLPTester"))
     assert (dest / "SGDTester.ipynb").read_bytes() == (hand_in / "SGDTester.ipynb").read_bytes()
