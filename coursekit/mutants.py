@@ -566,7 +566,7 @@ def _probe_verdict(differs: dict[str, list[str]]) -> str:
     graded = [c for c in cases if c not in probes and c not in advice]
     parts = ([f"differs on {', '.join(probes)}"] if probes else []) + \
         ([f"differs on the ungraded {', '.join(advice)}"] if advice else []) + \
-        ([f"within tolerance on {', '.join(graded)}"] if graded else [])
+        ([f"graded right, yet differs, on {', '.join(graded)}"] if graded else [])
     return "; ".join(parts)
 
 
