@@ -8,6 +8,7 @@
     course export A          class CSV of per-item scores
     course gradescope A      autograder.zip that grades a hand-in on Gradescope the same way
     course similarity A      which hand-ins share code (copydetect): similarity/A/report.html, pairs.csv
+    course mutants A         which typical mistakes in the reference the checks let through (mutants/A.json)
     course demo              the whole pipeline on built-in sample submissions
 """
 from __future__ import annotations
@@ -163,6 +164,28 @@ def cmd_similarity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mutants(args: argparse.Namespace) -> int:
+    assignment, course = get_assignment(args), _course(args)
+    from coursekit.autograde.grader import GraderConfig
+    from coursekit.mutants import run_mutants, table, write_json
+
+    config = GraderConfig.for_assignment(assignment, require_sandbox=not args.allow_unsandboxed,
+                                         backend=args.sandbox or "")
+    second = Path(args.variants_from).resolve() if args.variants_from else None
+    report = run_mutants(assignment, course, items=tuple(args.item or ()), jobs=args.jobs, config=config,
+                         progress=sys.stderr.isatty(), variants=args.variants or second is not None,
+                         second_reference=second, limit=args.limit)
+    print(table(report, lambda text: printable(text, LINE_LIMIT)))
+    out = write_json(report, Path(args.json) if args.json else course.root / "mutants" / f"{assignment.name}.json")
+    print(f"\nwrote {out}")
+    if report.variants is not None:
+        return 1 if any(v["lost"] for v in report.variants) else 0
+    errors = [m for m in report.mutants if m["status"] == "error"]
+    if errors:
+        return 1  # the kit could not grade some mutant: the figures are not the checks' own
+    return 1 if args.threshold is not None and report.totals["score"] < args.threshold else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from coursekit.demo import run_demo
 
@@ -271,6 +294,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, metavar="N", help="pairs shown on the terminal (default: 10)")
     p.add_argument("--threshold", type=float, default=None, metavar="T",
                    help="similarity above which a pair is flagged for a look (default: coursekit.similarity.THRESHOLD)")
+    p = add("mutants", cmd_mutants, "grade single-change mutants of the reference: what the checks let through")
+    p.add_argument("--item", action="append", metavar="GRADE_ID",
+                   help="only the code this item runs, and only this item in the table (repeatable)")
+    p.add_argument("--threshold", type=float, metavar="PERCENT",
+                   help="exit 1 if fewer than PERCENT %% of the non-equivalent mutants are killed (for CI)")
+    p.add_argument("-j", "--jobs", type=int, help="parallel workers (default: one per core)")
+    p.add_argument("--json", metavar="PATH", help="the JSON report (default: <course>/mutants/<assignment>.json)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N mutants (a quick look)")
+    p.add_argument("--variants", action="store_true",
+                   help="grade the samples module's VARIANTS (correct alternatives) instead; exit 1 if one "
+                        "loses points")
+    p.add_argument("--variants-from", metavar="FOLDER",
+                   help="with --variants: also each student file and solution cell of a second reference "
+                        "folder (the release's layout), one at a time")
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="grade even where bubblewrap is unavailable (rlimits only; see docs/security.md)")
+    p.add_argument("--sandbox", metavar="BACKEND", help="the sandbox backend, as for autograde")
     p = add("demo", cmd_demo, "run the whole pipeline on sample submissions", assignment=False)
     p.add_argument("--folder", default=str(REPO / "demo"), help="course root for the demo (default: demo/)")
     p = add("fixtures", cmd_fixtures, "regenerate each assignment's fixture (kept if within tolerance)",

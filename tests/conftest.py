@@ -122,6 +122,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_layers": ("tooling",),
     "test_library_growth": ("authoring", "release"),
     "test_memory_bounds": ("grading", "hostile"),
+    "test_mutants": ("authoring", "grading", "sandbox"),
     "test_new_assignment": ("authoring", "release", "grading"),
     "test_postgres": ("platforms", "grading"),
     "test_protocol": ("sandbox", "hostile"),

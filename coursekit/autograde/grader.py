@@ -158,11 +158,12 @@ class Grader:
     def grade(self, student: str) -> SubmissionResult:
         return self.run(self.read(student))
 
-    def read(self, student: str) -> Handin:
+    def read(self, student: str, folder: Path | None = None) -> Handin:
         """Everything grading needs from the student's folder, read (never run) here: the
-        files' text, the cells items run, and every problem found, as plain data."""
+        files' text, the cells items run, and every problem found, as plain data.  ``folder``:
+        the hand-in's folder when it is not the student's in ``submitted/`` (``course mutants``)."""
         start = time.monotonic()
-        folder = self.course.folder("submitted", self.assignment.name, student)
+        folder = folder or self.course.folder("submitted", self.assignment.name, student)
         # Before reading: a file changed meanwhile is then a change at the next run, never kept.
         seen = fingerprint(folder, self.assignment, self.digest)
         sub = read_submission(self.assignment, student, folder, self.released_files)
@@ -297,8 +298,7 @@ class Grader:
             work = Path(tmp)
             variants = self._write_libraries(work / "lib", sub, items, whole_library)
             cells = self._write_cells(work, sub, items)
-            cases = {item.grade_id: {name: arrays for name, (_, arrays) in self.plans[item.grade_id].items()}
-                     for item in items}
+            cases = {item.grade_id: self._case_inputs(item) for item in items}
             answers, ready, result = run_harness(work, cases, variants, self.config, package=self.assignment.package,
                                                  modules=self.assignment.allowed_modules, cells=cells,
                                                  harness=harness)
@@ -308,6 +308,11 @@ class Grader:
                               f"(exit {result.returncode}): {result.stderr.strip()[-500:]}")
         why = _why_missing(result, self.config.limits)
         return answers, {item.grade_id: why for item in items}
+
+    def _case_inputs(self, item: Item) -> dict[str, Arrays]:
+        """What the harness runs the item's code on, by case name: its plan's cases (a subclass
+        may add cases that are never graded, as ``course mutants`` adds its probes)."""
+        return {name: arrays for name, (_, arrays) in self.plans[item.grade_id].items()}
 
     def _write_libraries(self, lib: Path, sub: Submission, items: list[Item],
                          whole_library: bool) -> dict[str, list[str]]:
