@@ -263,8 +263,8 @@ def test_adams_eps_is_caught_by_a_wide_margin_not_by_luck():
     c = CHECKS["adam"]
     for seed in SEEDS:
         x = c.inputs(seed)
-        got, want = c.run(adam(lambda v_hat, eps: np.sqrt(v_hat)), x), c.reference(x)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"):  # 0 / 0 on the dead unit: the nan is the point
+            got, want = c.run(adam(lambda v_hat, eps: np.sqrt(v_hat)), x), c.reference(x)
             margins = [np.nanmax(np.abs(got[k] - want[k]) / (c.atol + c.rtol * np.abs(want[k]))) for k in want]
         assert max(margins) > 10 or any(not np.isfinite(got[k]).all() for k in got), seed
 
