@@ -113,6 +113,8 @@ AREAS: dict[str, tuple[str, ...]] = {
     "test_hw1_checks": ("checks", "course"),
     "test_hw1_mytorch": ("mytorch", "course"),
     "test_hw2_checks": ("checks", "course"),
+    "test_hw1_gaps": ("checks", "course"),
+    "test_hw2_gaps": ("checks", "course"),
     "test_hw2_grading": ("grading", "course", "classwide"),
     "test_hw2_mytorch": ("mytorch", "course"),
     "test_hw2_notebooks": ("course", "release"),

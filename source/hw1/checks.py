@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.runtime.checks import Arrays, Check, Checks, Verdict, as_array, dim, from_torch, tensor, torch_module
+from coursekit.runtime.checks import (Arrays, Check, Checks, Verdict, as_array, dim, from_torch, shape_cause, tensor,
+                                      torch_module)
 
 checks = Checks()  # the kit finds this assignment's checks here
 
@@ -42,6 +43,11 @@ def run_linear_init(mt, x: Arrays) -> Arrays:
     return {"W": layer.W, "b": layer.b}
 
 
+def bias_shapes(h: int) -> tuple[tuple[int, ...], ...]:
+    """The shapes a new Linear's b may have: the spec's (h,), or the row (1, h) it calls not wrong."""
+    return ((h,), (1, h))
+
+
 def compare_linear_init(out: Arrays, x: Arrays) -> Verdict:
     d, h = int(x["d"]), int(x["h"])
     try:
@@ -50,9 +56,12 @@ def compare_linear_init(out: Arrays, x: Arrays) -> Verdict:
         return Verdict(False, f"W or b: {exc}", "not numeric")
     if W.shape != (d, h):
         return Verdict(False, f"W: shape {W.shape}, expected {(d, h)} (inputs x outputs)", "W: wrong shape")
-    if b.size != h or np.any(b != 0):
-        return Verdict(False, f"b: expected {h} zeros, got shape {b.shape} with {np.count_nonzero(b)} non-zero",
-                       "b: wrong values")
+    # A column (h, 1) has the right zeros but makes A W + b (h, h), or fail, in real training.
+    if b.shape not in bias_shapes(h):
+        why, category = shape_cause(b.shape, (h,))
+        return Verdict(False, f"b: shape {b.shape}, expected {(h,)} (or the row {(1, h)}){why}", f"b: {category}")
+    if np.any(b != 0):
+        return Verdict(False, f"b: expected {h} zeros, got {np.count_nonzero(b)} non-zero", "b: wrong values")
     n = W.size
     mean, std = W.mean(), W.std()
     kurtosis = np.mean((W - mean) ** 4) / std**4 if std > 0 else 0.0

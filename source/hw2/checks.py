@@ -89,9 +89,10 @@ def run_activations_vjp(mt, x: Arrays) -> Arrays:
     out = {}
     for name in ELEMENTWISE:
         f = getattr(mt.nn, name)()
-        f.forward(x["Z"].copy())
+        out[f"A_{name}"] = f.forward(x["Z"].copy())
+        # Only backward(dLdA): the spec never grades the hw1 form backward() in hw2 (the common
+        # layout has no such form, and correct code written for it must earn every point).
         out[f"dLdZ_{name}"] = f.backward(x["dLdA"].copy())
-        out[f"dAdZ_{name}"] = f.backward()  # without the upstream gradient: dA/dZ, as in hw1
     return out
 
 
@@ -100,14 +101,15 @@ def ref_activations_vjp(x: Arrays) -> Arrays:
     fns = {"Identity": lambda z: z * 1.0, "Sigmoid": torch.sigmoid, "Tanh": torch.tanh, "ReLU": torch.relu}
     out = {}
     for name in ELEMENTWISE:
-        for key, upstream in (("dLdZ", x["dLdA"]), ("dAdZ", np.ones_like(x["Z"]))):
-            Z = tensor(x["Z"], True)
-            fns[name](Z).backward(tensor(upstream))
-            out[f"{key}_{name}"] = from_torch(Z.grad)
+        Z = tensor(x["Z"], True)
+        A = fns[name](Z)
+        A.backward(tensor(x["dLdA"]))
+        # The forward output too: Sigmoid returning 1 - sigma has the same (symmetric) derivative.
+        out[f"A_{name}"], out[f"dLdZ_{name}"] = from_torch(A), from_torch(Z.grad)
     return out
 
 
-checks.add(Check("activations_vjp", "Identity, Sigmoid, Tanh, ReLU backward(dLdA)", inputs_activation,
+checks.add(Check("activations_vjp", "Identity, Sigmoid, Tanh, ReLU forward and backward(dLdA)", inputs_activation,
                  run_activations_vjp, ref_activations_vjp))
 
 
@@ -187,9 +189,26 @@ checks.add(Check("bce_backward", "BCELoss.backward", inputs_bce, _run_bce(True),
 # the statistics matter; BW and Bb set away from ones and zeros, so that they matter too.
 
 
-def _features(rng, N: int, C: int, steps: int) -> np.ndarray:
+# One feature of every batch with C >= 2 is near-constant (a unit that barely varies, as dead or
+# saturated units do): its variance is 1 to 10 times eps, so that where eps sits matters by 5 % or
+# more -- sqrt(V) + eps, sqrt(V) and sqrt(V - eps) all fail, every case, not by luck of a seed.
+# Its centre stays within [-1, 1], so that the one-pass variance E[Z^2] - M^2 (not wrong) still
+# agrees with the two-pass one to far inside rtol.
+NEAR_CONSTANT = (1.0, 10.0)  # its variance, in units of eps
+
+
+def _features(rng, N: int, C: int, steps: int) -> tuple[np.ndarray, int, float]:
+    """Batches (steps, N, C), and the near-constant feature's index and centre (-1, 0.0 if C < 2)."""
     centre, spread = 2 * rng.standard_normal(C), rng.uniform(0.5, 2.0, C)
-    return centre + spread * rng.standard_normal((steps, N, C))
+    Z = centre + spread * rng.standard_normal((steps, N, C))
+    if C < 2:
+        return Z, -1, 0.0
+    j, middle = int(rng.integers(C)), float(rng.uniform(-1.0, 1.0))
+    noise = rng.standard_normal((steps, N))
+    if N >= 2:  # every batch's own (biased) variance exactly var
+        noise = (noise - noise.mean(axis=1, keepdims=True)) / noise.std(axis=1, keepdims=True)
+    Z[:, :, j] = middle + np.sqrt(EPS_BN * rng.uniform(*NEAR_CONSTANT)) * noise
+    return Z, j, middle
 
 
 def _affine(rng, C: int) -> Arrays:
@@ -198,7 +217,7 @@ def _affine(rng, C: int) -> Arrays:
 
 def inputs_batchnorm_train(rng, shape) -> Arrays:
     N, C, steps = dim(shape, "N", rng, 2, 13), dim(shape, "C", rng, 1, 9), dim(shape, "steps", rng, 2, 5)
-    return {"Z": _features(rng, N, C, steps), **_affine(rng, C), "alpha": _num(shape, "alpha", rng, 0.5, 0.95)}
+    return {"Z": _features(rng, N, C, steps)[0], **_affine(rng, C), "alpha": _num(shape, "alpha", rng, 0.5, 0.95)}
 
 
 def _batchnorm(mt, C: int, x: Arrays, **kw):
@@ -243,9 +262,13 @@ checks.add(Check("batchnorm_train", "BatchNorm1d.forward, training", inputs_batc
 
 def inputs_batchnorm(rng, shape) -> Arrays:
     N, C = dim(shape, "N", rng, 2, 13), dim(shape, "C", rng, 1, 9)
-    Z = _features(rng, N, C, 1)[0]
+    batches, j, middle = _features(rng, N, C, 1)
+    Z = batches[0]
+    running_M, running_V = 2 * rng.standard_normal((1, C)), rng.uniform(0.25, 4.0, (1, C))
+    if j >= 0:  # evaluation meets the near-constant feature too: a running variance of a few eps
+        running_M[0, j], running_V[0, j] = middle, EPS_BN * rng.uniform(*NEAR_CONSTANT)
     return {"Z": Z, **_affine(rng, C), "dLdBZ": rng.standard_normal((N, C)),
-            "running_M": 2 * rng.standard_normal((1, C)), "running_V": rng.uniform(0.25, 4.0, (1, C))}
+            "running_M": running_M, "running_V": running_V}
 
 
 def run_batchnorm_eval(mt, x: Arrays) -> Arrays:
@@ -304,8 +327,22 @@ def inputs_sgd(rng, shape) -> Arrays:
     return x | {"lr": _num(shape, "lr", rng, 0.01, 0.5), "momentum": _num(shape, "momentum", rng, 0.5, 0.95)}
 
 
+# Adam's eps matters only where |gradient| is near it.  Every case has a nearly dead unit in the
+# first layer (its gradients of size 1e-9 to 1e-7 at every step: eps / (|g| + eps) is 9 % to 91 %
+# of the step, i.e. 9e-5 or more in W at lr 0.001, where the tolerance is ~1e-6) and, when there
+# are two or more, a dead unit in the second (gradient exactly 0: a dropped eps divides 0 by 0).
+TINY_GRADIENT = (-9.0, -7.0)  # log10 of the nearly dead unit's gradient sizes
+
+
 def inputs_adam(rng, shape) -> Arrays:
     x = _inputs_optimiser(rng, shape)
+    steps, d, h = x["dLdW0"].shape
+    j = int(rng.integers(h))
+    for name, size in (("dLdW0", (steps, d)), ("dLdb0", (steps,))):
+        x[name][..., j] = rng.choice((-1.0, 1.0), size) * 10 ** rng.uniform(*TINY_GRADIENT, size)
+    if d >= 2:
+        k = int(rng.integers(d))
+        x["dLdW1"][..., k], x["dLdb1"][..., k] = 0.0, 0.0
     # A learning rate above the default 0.001, so that every step moves W visibly.
     return x | {"lr": _num(shape, "lr", rng, 0.005, 0.1), "beta1": np.array(float(shape.get("beta1", 0.9))),
                 "beta2": np.array(float(shape.get("beta2", 0.999)))}

@@ -130,14 +130,65 @@ def compare_arrays(outputs: Mapping[str, Any], reference: Arrays, flat: frozense
         if name in flat:
             got, want = got.reshape(-1), want.reshape(-1)
         if got.shape != want.shape:
-            return Verdict(False, f"{name}: shape {got.shape}, expected {want.shape}", f"{name}: {WRONG_SHAPE}")
+            why, category = shape_cause(got.shape, want.shape)
+            return Verdict(False, f"{name}: shape {got.shape}, expected {want.shape}{why}", f"{name}: {category}")
         if not np.isfinite(got).all():
             return Verdict(False, f"{name}: contains nan or inf", f"{name}: {NOT_FINITE}")
         err = np.abs(got - want)
         if not (err <= atol + rtol * np.abs(want)).all():
-            return Verdict(False, f"{name}: values differ, max |difference| = {err.max():.3g}",
-                           f"{name}: {WRONG_VALUES}")
+            message = f"{name}: values differ, max |difference| = {err.max():.3g}"
+            if has_float32_precision(outputs[name], got, want):
+                return Verdict(False, message + FLOAT32_MESSAGE, f"{name}: {WRONG_VALUES_FLOAT32}")
+            return Verdict(False, message, f"{name}: {WRONG_VALUES}")
     return Verdict(True, "matches the reference", "passed")
+
+
+# The likely cause of a wrong shape or of values a little off, where the arrays themselves tell it.
+# The message (the visible case) adds a hint; the category (hidden cases) is fixed text.
+
+FLOAT32_MESSAGE = (": the result has float32 precision (about 7 digits), float64 is expected "
+                   "(an array made with dtype='f' or np.float32?)")
+# How far off a float32 result may be and still be called float32's doing: float32 rounds at
+# 6e-8 relative, a few operations in a row (or a difference of nearly equal numbers) lose a few
+# digits more, at the scale of the numbers worked with, of order 1 in a network or the answer's
+# own; a grossly wrong answer (zeros, a sign) is off by its whole size.
+FLOAT32_SLACK = 1e-3
+
+
+def shape_cause(got: tuple[int, ...], want: tuple[int, ...]) -> tuple[str, str]:
+    """The message's hint and the category of a wrong shape: transposed, an axis of length 1
+    too many or too few, or broadcast to something larger; else no hint."""
+    got, want = tuple(got), tuple(want)
+    if len(got) == len(want) == 2 and got == want[::-1]:
+        return " (transposed?)", WRONG_SHAPE_TRANSPOSED
+    if [n for n in got if n != 1] == [n for n in want if n != 1]:
+        if len(got) > len(want):
+            return " (an extra axis of length 1?)", WRONG_SHAPE_EXTRA_AXIS
+        if len(got) < len(want):
+            return " (an axis of length 1 missing?)", WRONG_SHAPE_MISSING_AXIS
+    if np.prod(got) > np.prod(want) and set(got) <= set(want) | {1}:
+        return (" (larger than expected: a column (n, 1) and a row (n,) or (1, n) broadcast against "
+                "each other?)"), WRONG_SHAPE_BROADCAST
+    return "", WRONG_SHAPE
+
+
+def has_float32_precision(raw: Any, got: np.ndarray, want: np.ndarray) -> bool:
+    """Whether values that differ from ``want`` look like a float32 computation of it: a float32
+    (or float16) array, or float64 values that are all float32 numbers, not all simpler ones
+    (zeros, small integers), where the reference's are not (the grader's harness hands answers
+    over as float64); off by no more than float32's rounding at the scale of the numbers."""
+    dtype = getattr(raw, "dtype", None)
+    low = dtype is not None and np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize < 8
+    if not low:
+        with np.errstate(over="ignore"):
+            low = (_exactly_in(got, np.float32) and not _exactly_in(got, np.float16)
+                   and not _exactly_in(want, np.float32))
+    scale = max(float(np.abs(want).max()) if want.size else 0.0, 1.0)
+    return low and float(np.abs(got - want).max()) <= FLOAT32_SLACK * scale
+
+
+def _exactly_in(values: np.ndarray, dtype: type) -> bool:
+    return bool(np.array_equal(values.astype(dtype).astype(np.float64), values))
 
 
 # --- what a hidden case may say ------------------------------------------------
@@ -163,9 +214,16 @@ TAMPERED = "answers were tampered with"
 NO_ANSWER = "no answer"
 NOT_COMPARABLE = "the answer could not be compared with the reference"
 NOT_RUN = "not run (the visible case has no answer)"
+# A wrong shape or wrong values with their likely cause, named without any value.
+WRONG_SHAPE_TRANSPOSED = "wrong shape (transposed)"
+WRONG_SHAPE_EXTRA_AXIS = "wrong shape (an extra axis of length 1)"
+WRONG_SHAPE_MISSING_AXIS = "wrong shape (an axis of length 1 missing)"
+WRONG_SHAPE_BROADCAST = "wrong shape (broadcast to a larger shape)"
+WRONG_VALUES_FLOAT32 = "wrong values (float32 precision, float64 expected)"
 CATEGORIES = frozenset({WRONG, MISSING, NOT_NUMERIC, WRONG_SHAPE, NOT_FINITE, WRONG_VALUES, NOT_IMPLEMENTED,
                         RAISED, IMPORT_FAILED, TIMED_OUT, OUT_OF_MEMORY, CRASHED, TOO_LARGE, TAMPERED,
-                        NO_ANSWER, NOT_COMPARABLE, NOT_RUN, "passed"})
+                        NO_ANSWER, NOT_COMPARABLE, NOT_RUN, WRONG_SHAPE_TRANSPOSED, WRONG_SHAPE_EXTRA_AXIS,
+                        WRONG_SHAPE_MISSING_AXIS, WRONG_SHAPE_BROADCAST, WRONG_VALUES_FLOAT32, "passed"})
 # Exception classes Python itself defines: a student can name a class of their own after a value
 # (``type(f"E{n}", (Exception,), {})``), so only these names are ever repeated.
 BUILTIN_ERRORS = frozenset(name for name, value in vars(builtins).items()
