@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from coursekit.runtime.checks import (Arrays, Check, Checks, Verdict, as_array, dim, from_torch, shape_cause, tensor,
-                                      torch_module)
+from coursekit.runtime.checks import (NOT_NUMERIC, WRONG_SHAPE, Arrays, Check, Checks, Verdict, as_array,
+                                      compare_arrays, dim, from_torch, shape_cause, tensor, torch_module)
 
 checks = Checks()  # the kit finds this assignment's checks here
 
@@ -118,9 +118,16 @@ checks.add(Check("linear_backward", "Linear.backward", inputs_linear, run_linear
 # --- losses ----------------------------------------------------------------------
 
 
+# Logits a network can meet: of order one, or of a few hundred (a confident classifier, inputs not
+# normalised); ``offset`` raises every logit by as much.  A naive exp() takes a few hundred in float64
+# (it overflows above 709), a shift by the row maximum with the wrong sign does not (it doubles them):
+# a hidden case with offset=400 tells the two apart.  Logits of 1e3 stay advice (the spec's extreme inputs).
+LARGE_LOGITS = 400.0
+
+
 def inputs_loss(rng, shape) -> Arrays:
     N, q = dim(shape, "N", rng), dim(shape, "q", rng, 2, 9)
-    return {"O": 2 * rng.standard_normal((N, q)), "Y": _one_hot(rng, N, q)}
+    return {"O": 2 * rng.standard_normal((N, q)) + float(shape.get("offset", 0.0)), "Y": _one_hot(rng, N, q)}
 
 
 def _run_loss(name: str, backward: bool):
@@ -249,6 +256,17 @@ def _inputs_mlp(model: str):
     return make
 
 
+def mlp_sizes(model: str, x: Arrays) -> list[tuple[int, int]]:
+    """(inputs, outputs) of each Linear the spec gives ``model`` for these inputs."""
+    d, o, h = x["X"].shape[1], x["dLdA"].shape[1], int(x["h"])
+    sizes = [d] + [h] * (MLP_DEPTH[model] - 1) + [o]
+    return list(zip(sizes[:-1], sizes[1:]))
+
+
+def _shape_of(value: Any) -> np.ndarray:
+    return np.array(np.shape(value), dtype=np.float64)
+
+
 def _run_mlp(model: str):
     def run(mt, x: Arrays) -> Arrays:
         depth = MLP_DEPTH[model]
@@ -257,9 +275,16 @@ def _run_mlp(model: str):
         net = cls(d, o) if model == "MLP0" else cls(d, o, int(x["h"]))
         if len(net.layers) != depth:
             raise ValueError(f"{model} has {len(net.layers)} layers, expected {depth}")
+        # The shapes the model built, before the check overwrites every W and b (a layer of the
+        # wrong size, a slice off by one, would otherwise never show), next to those the student's
+        # own Linear(m, n) makes: W's orientation is linear_init's to grade, the sizes are the model's.
+        out = {}
+        for i, (layer, (m, n)) in enumerate(zip(net.layers, mlp_sizes(model, x))):
+            out[f"built_W{i}"] = _shape_of(getattr(layer, "W", None))
+            out[f"spec_W{i}"] = _shape_of(getattr(mt.nn.Linear(m, n), "W", None))
         for i, layer in enumerate(net.layers):
             _set(layer, x[f"W{i}"], x[f"b{i}"])
-        out = {"A": net.forward(x["X"].copy())}
+        out["A"] = net.forward(x["X"].copy())
         net.backward(x["dLdA"].copy())
         for i, layer in enumerate(net.layers):
             out[f"dLdW{i}"], out[f"dLdb{i}"] = layer.dLdW, layer.dLdb
@@ -288,9 +313,28 @@ def _ref_mlp(model: str):
     return ref
 
 
+def _compare_mlp(model: str):
+    reference, flat = _ref_mlp(model), frozenset(f"dLdb{i}" for i in range(MLP_DEPTH[model]))
+
+    def compare(out: Arrays, x: Arrays) -> Verdict:
+        for i, (m, n) in enumerate(mlp_sizes(model, x)):
+            try:
+                built, spec = (tuple(int(k) for k in as_array(out.get(f"{key}_W{i}")).reshape(-1))
+                               for key in ("built", "spec"))
+            except ValueError as exc:
+                return Verdict(False, f"layers[{i}].W: {exc}", f"W{i}: {NOT_NUMERIC}")
+            if built != spec:
+                return Verdict(False, f"layers[{i}].W: shape {built} as {model} built it, but layer {i} of {model} "
+                                      f"is Linear({m}, {n}), whose W has shape {spec}", f"W{i}: {WRONG_SHAPE}")
+        return compare_arrays(out, reference(x), flat)
+
+    return compare
+
+
 for _model in MLP_DEPTH:
     checks.add(Check(_model.lower(), f"{_model} forward and backward", _inputs_mlp(_model), _run_mlp(_model),
-                   _ref_mlp(_model), flat=frozenset(f"dLdb{i}" for i in range(MLP_DEPTH[_model]))))
+                   _ref_mlp(_model), flat=frozenset(f"dLdb{i}" for i in range(MLP_DEPTH[_model])),
+                   compare=_compare_mlp(_model)))
 
 # --- the visible (fixture) case of each check ---------------------------------------------
 

@@ -13,7 +13,7 @@ check               keywords
 =================== =====================================================================
 activations_vjp     N, C
 gelu                N, C
-softmax             N, C
+softmax             N, C, offset (float, added to every logit: 400 in one hidden case)
 bce_forward         N, q
 bce_backward        N, q
 batchnorm_train     N (>= 2), C, steps (batches, >= 1), alpha (float in (0, 1))
@@ -129,10 +129,18 @@ def ref_gelu(x: Arrays) -> Arrays:
 checks.add(Check("gelu", "GELU forward and backward(dLdA)", inputs_activation, run_gelu, ref_gelu))
 
 
+# Logits a classifier's last layer produces: of order one, or of a few hundred (a confident network,
+# inputs not normalised); ``offset`` raises every logit by as much.  The spec's formula and a naive
+# exp() both take a few hundred in float64 (exp overflows above 709), a shift by the row maximum with
+# the wrong sign does not (it doubles them): a hidden case with offset=400 tells them apart.  Logits
+# of 1e3 stay advice (the spec's extreme inputs).
+LARGE_LOGITS = 400.0
+
+
 def inputs_softmax(rng, shape) -> Arrays:
     N, C = dim(shape, "N", rng, 1, 9), dim(shape, "C", rng, 2, 9)
-    # Logits at the scale a classifier's last layer produces; 1e3 is only in the advice.
-    return {"Z": 3 * rng.standard_normal((N, C)), "dLdA": rng.standard_normal((N, C))}
+    Z = 3 * rng.standard_normal((N, C)) + float(shape.get("offset", 0.0))
+    return {"Z": Z, "dLdA": rng.standard_normal((N, C))}
 
 
 def run_softmax(mt, x: Arrays) -> Arrays:

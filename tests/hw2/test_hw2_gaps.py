@@ -16,10 +16,14 @@ import types
 import numpy as np
 import pytest
 
+from coursekit import mutants
 from coursekit.assignment import load_assignment
 from coursekit.autograde.cases import read_cases
+from coursekit.course import Course
+from coursekit.library.view import reference_file
 from coursekit.runtime.checks import (
     CATEGORIES,
+    NOT_FINITE,
     WRONG_SHAPE_EXTRA_AXIS,
     WRONG_SHAPE_TRANSPOSED,
     WRONG_VALUES,
@@ -29,11 +33,13 @@ from coursekit.runtime.checks import (
     load_module,
     public_category,
 )
+from coursekit.runtime.checks.library import imported, package_sources, run_cell
 
 from conftest import REPO
 
 HW2 = load_assignment(REPO, "hw2")
-CHECKS = load_module(REPO / HW2.checks).checks
+CHECKS_MODULE = load_module(REPO / HW2.checks)
+CHECKS = CHECKS_MODULE.checks
 FIXTURE = REPO / HW2.fixture
 HIDDEN = {g: [c for c in cases if c] for g, cases in read_cases(HW2, REPO / "source" / "hw2").items()}
 SEEDS = range(40)
@@ -360,3 +366,106 @@ def test_shape_causes_are_fixed_words_a_hidden_case_may_say(got, want, category)
     v = compare_arrays({"X": np.zeros(got)}, {"X": np.zeros(want)})
     assert not v.ok and v.category == f"X: {category}" and category in CATEGORIES
     assert public_category(v.category, named=True) == v.category
+
+
+# --- softmax: logits of a few hundred are graded, 1e3 stays advice ------------------------------------
+
+
+def softmax(shift):
+    """Softmax as students write it, ``shift(Z)`` taken off each row before exp()."""
+
+    class Softmax:
+        def forward(self, Z):
+            e = np.exp(Z - shift(Z))
+            self.A = e / np.sum(e, axis=1, keepdims=True)
+            return self.A
+
+        def backward(self, dLdA):
+            return self.A * (dLdA - np.sum(dLdA * self.A, axis=1, keepdims=True))
+
+    return Softmax
+
+
+ROW_MAX = {"the spec's row maximum": lambda Z: np.max(Z, axis=1, keepdims=True), "unshifted": lambda Z: 0.0}
+
+
+def large_logits(case: dict) -> bool:
+    return case.get("offset", 0) >= CHECKS_MODULE.LARGE_LOGITS
+
+
+def test_softmax_grades_one_hidden_case_of_large_logits():
+    cases = [c for c in HIDDEN["softmax"] if large_logits(c)]
+    assert cases
+    Z = CHECKS["softmax"].inputs(**cases[0])["Z"]
+    # Large enough that doubling them overflows exp(), small enough that exp() of them does not.
+    assert 355 < Z.max(axis=1).min() and Z.max() < 700
+
+
+@pytest.mark.parametrize("shift", sorted(ROW_MAX))
+def test_softmax_with_or_without_the_shift_earns_the_item(shift):
+    code = library(Softmax=softmax(ROW_MAX[shift]))
+    for case in every_case("softmax"):
+        with np.errstate(all="raise"):  # no overflow on graded inputs, shifted or not
+            out = CHECKS["softmax"].run(code, CHECKS["softmax"].inputs(**case)) if "seed" in case else None
+        v = verdict("softmax", code, **dict(case))
+        assert v.ok and (out is None or np.isfinite(out["A"]).all()), (case, v.message)
+
+
+def test_a_shift_of_the_wrong_sign_loses_softmax_on_the_large_logits_only():
+    # issue 20's m053: Z + max instead of Z - max; only the advice (1e3) told before.
+    code = library(Softmax=softmax(lambda Z: -np.max(Z, axis=1, keepdims=True)))
+    lost = [case for case in every_case("softmax") if not verdict("softmax", code, **dict(case)).ok]
+    assert lost and all(large_logits(c) for c in lost), lost
+    assert all(verdict("softmax", code, **dict(c)).category == f"A: {NOT_FINITE}" for c in lost)
+
+
+# --- BatchNorm1d's parameter gradients: C entries, the shape not graded -------------------------------
+
+
+def test_batchnorm_parameter_gradients_of_shape_c_earn_the_item():
+    # The spec stores dLdBW and dLdBb "with C entries" and grades their values: (C,) and (1, C) alike
+    # (issue 20's m102, m107 -- keepdims dropped -- are correct code, and BW - lr dLdBW broadcasts).
+    spec = batchnorm().nn.BatchNorm1d
+
+    class FlatGradients(spec):
+        def backward(self, dLdBZ):
+            dLdZ = super().backward(dLdBZ)
+            self.dLdBW, self.dLdBb = self.dLdBW.reshape(-1), self.dLdBb.reshape(-1)
+            return dLdZ
+
+    assert lost(library(BatchNorm1d=FlatGradients), "batchnorm_backward") == []
+
+
+# --- correct variants students write earn every item their code runs --------------------------------
+
+
+def variant_codes() -> list[tuple[str, tuple[str, ...], dict[str, str] | None, str]]:
+    """(name, grade ids its code runs, the library's sources or None, the solution cell or "") for
+    each of the samples module's VARIANTS, read the way `course mutants --variants` reads them."""
+    course = Course(REPO)
+    found = mutants.targets(HW2, course)
+    by_key = {t.key: t for t in found}
+    texts = {rel: reference_file(HW2, REPO, rel) for rel in HW2.student_files}
+    out = []
+    for name, key, files in mutants.correct_variants(HW2, course, found):
+        target = by_key[key]
+        if target.cell:
+            out.append((name, target.items, None, next(iter(files.values()))[target.cell]))
+        else:
+            out.append((name, target.items, package_sources(HW2.student_files, texts | files, {},
+                                                            HW2.student_files), ""))
+    return out
+
+
+def test_every_correct_variant_earns_every_item_its_code_runs():
+    variants = variant_codes()
+    assert len(variants) >= 10 and any(cell for *_, cell in variants)
+    for name, grade_ids, sources, cell in variants:
+        cases = {g: HIDDEN[g] + [dict(visible=True), dict(seed=0), dict(seed=1)] for g in grade_ids}
+        if cell:
+            code = run_cell(cell, name)
+            failed = {g: [c for c in cases[g] if not verdict(g, code, **dict(c)).ok] for g in grade_ids}
+        else:
+            with imported(HW2.package, sources) as mt:
+                failed = {g: [c for c in cases[g] if not verdict(g, mt, **dict(c)).ok] for g in grade_ids}
+        assert failed == {g: [] for g in grade_ids}, name
