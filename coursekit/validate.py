@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from collections.abc import Iterable, Sequence
 
-from coursekit.assignment import DECLARATION, Assignment, DeclarationError, assignment_names, load_assignment
+from coursekit.assignment import (COURSE_FILE, DECLARATION, Assignment, DeclarationError, assignment_names,
+                                  course_file, course_order_listed, load_assignment)
 from coursekit.library.stub import StubError, scope_text, stub_source
 from coursekit.library.markers import (HIDDEN_TESTS, SOLUTION, Kind, MarkerError, Region, course_order, find_regions,
                                       scope_errors)
@@ -66,6 +67,9 @@ def validate(assignment: Assignment, repo: Path, *, expected_total: int | None =
     ``expected_total`` defaults to the total the spec states for the assignment, if any.
     """
     repo = Path(repo)
+    problems = _check_course_file(assignment, repo)
+    if problems:
+        return problems  # without the course's order, nothing that depends on it can be checked
     problems = _check_library(assignment, repo)
     problems += _check_kit_files(assignment, repo)
     cells: list[_Cell] = []
@@ -106,6 +110,22 @@ def library_roots(assignment: Assignment) -> list[str]:
     """Top-level folders of the reference library (``mytorch``)."""
     files = assignment.student_files + assignment.library_files
     return sorted({Path(f).parts[0] for f in files if len(Path(f).parts) > 1})
+
+
+# --- the course's order ----------------------------------------------------------------
+
+
+def _check_course_file(assignment: Assignment, repo: Path) -> list[Problem]:
+    """course.toml, where there is one, is readable and lists the assignment."""
+    try:
+        listed = course_order_listed(repo)
+    except DeclarationError as exc:
+        where, _, why = str(exc).removeprefix(str(course_file(repo))).partition(": ")
+        return [Problem(COURSE_FILE + where, why)]
+    if listed is not None and assignment.name not in listed:
+        return [Problem(COURSE_FILE, f"[course] assignments does not list {assignment.name}: add it where it "
+                                     "comes in teaching order (what a release may show depends on it)")]
+    return []
 
 
 # --- the reference library ------------------------------------------------------------
