@@ -81,8 +81,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_release(args: argparse.Namespace) -> int:
     from coursekit.release import release
+    from coursekit.validate import ValidationError
 
-    out = release(get_assignment(args), _course(args), force=args.force)
+    try:
+        out = release(get_assignment(args), _course(args), force=args.force)
+    except ValidationError as exc:
+        for problem in exc.problems:
+            print(problem)
+        raise CourseError(f"{args.assignment}: {len(exc.problems)} problem(s) in the source; nothing released "
+                          "(the course is as it was)") from None
     files = sum(1 for p in out.rglob("*") if p.is_file())
     print(f"released {args.assignment} to {out}: {files} files scanned, no solution, hidden test, model answer "
           "or later assignment's part in any")
