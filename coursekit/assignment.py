@@ -178,7 +178,7 @@ def course_order_listed(course_dir: Path) -> list[str] | None:
     listed = course.get("assignments") if isinstance(course, dict) else None
     if not isinstance(listed, list) or not all(isinstance(n, str) and NAME.match(n) for n in listed):
         raise DeclarationError(f"{path}{_line(text, 'assignments')}: [course] assignments must list the "
-                               'assignments in teaching order: assignments = ["hw1", "hw2"]')
+                               'assignments in teaching order: assignments = ["a1", "a2"]')
     twice = sorted({n for n in listed if listed.count(n) > 1})
     if twice:
         raise DeclarationError(f"{path}{_line(text, twice[0])}: [course] assignments lists {twice[0]!r} twice")
