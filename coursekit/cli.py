@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -318,8 +319,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interpreter_bin_on_path() -> None:
+    """Put this Python's bin folder first on PATH: nbgrader runs ``alembic`` from PATH when it creates a
+    gradebook (in this process, or in the nbgrader it starts), and ``.venv/bin/course`` run without
+    activating the environment must find the one installed next to it."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    interpreter_bin_on_path()
     args.course, args.db = getattr(args, "course", None), getattr(args, "db", None)
     try:
         return args.func(args)
