@@ -338,3 +338,30 @@ def test_add_puts_everything_back_when_a_step_fails(tmp_path, monkeypatch):
     status, out, err = course("add", "a1", "library", "--course", str(tmp_path))
     assert status == 1 and "the disk is full" in err
     assert files_under(tmp_path) == before
+
+
+# --- the hand-in's cover: the declared title, no empty section ---------------------------------
+
+
+def test_the_hand_in_cover_has_the_declared_title_and_no_empty_appendix(repo_course):
+    import datetime as dt
+
+    from coursekit.runtime.handin.document import cover
+    from coursekit.runtime.handin.pdf import _cover_markdown
+    from coursekit.runtime.handin.spec import spec_of
+
+    hw1 = repo_course.assignment("hw1")
+    assert spec_of(hw1).title == hw1.title == "MyTorch, part 1"
+    hw0 = repo_course.assignment("hw0")
+    notebook_only = replace(hw0, student_files=(), student_names=(), library_files=(),
+                            items=tuple(i for i in hw0.items if not i.files), title="Warm-up")
+    spec = spec_of(notebook_only)
+    when = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    body = cover(spec, "Ada", "ada", [], {}, when).body
+    assert "<h1>hw0 — Warm-up</h1>" in body and "MyTorch" not in body
+    assert "appendix" not in body.lower()
+    markdown = _cover_markdown(spec, "Ada", "ada", [], {}, when)
+    assert markdown.startswith("# hw0 — Warm-up\n") and "appendix" not in markdown
+    # A title that is only the name is said once.
+    assert "<h1>hw0</h1>" in cover(spec_of(hw0), "Ada", "ada", [], {"mytorch/hw0/example.py": "x = 1\n"},
+                                   when).body
