@@ -182,8 +182,8 @@ def _put_back_on_failure(assignment: Assignment, course: Course) -> Iterator[Non
     moved = [course.repo / "source" / assignment.name / top for top in [*assembled_tops(assignment), "__pycache__"]]
     moved.append(release_dir(assignment, course))
     copied = [folder] if course.root != course.repo else []
-    if course.db_url.startswith("sqlite:///"):
-        copied.append(Path(course.db_url.removeprefix("sqlite:///")))
+    if course.db_url.startswith("sqlite:///"):  # a relative one is where nbgrader, run in the repo, puts it
+        copied.append(course.repo / course.db_url.removeprefix("sqlite:///"))
     backup = Path(tempfile.mkdtemp(prefix=f".release-{assignment.name}-", dir=course.root))
     kept: dict[Path, Path | None] = {}
     try:
