@@ -81,7 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from coursekit.release import release
+    from coursekit.release import LeakError, release
     from coursekit.validate import ValidationError
 
     try:
@@ -91,6 +91,11 @@ def cmd_release(args: argparse.Namespace) -> int:
             print(problem)
         raise CourseError(f"{args.assignment}: {len(exc.problems)} problem(s) in the source; nothing released "
                           "(the course is as it was)") from None
+    except LeakError as exc:
+        for leak in exc.leaks:  # the course's own files and lines, one finding a line
+            print(printable(leak, LINE_LIMIT))
+        raise CourseError(f"{args.assignment}: the release leaks {len(exc.leaks)} line(s) or part(s) above; "
+                          "nothing released (the course is as it was)") from None
     files = sum(1 for p in out.rglob("*") if p.is_file())
     print(f"released {args.assignment} to {out}: {files} files scanned, no solution, hidden test, model answer "
           "or later assignment's part in any")
