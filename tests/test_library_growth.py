@@ -506,8 +506,10 @@ def test_a_release_that_forgets_the_scopes_is_refused_and_removed(course, monkey
     with pytest.raises(rel.LeakError) as err:
         released(course, "a1")
     assert err.value.leaks == [
-        f"release/a1/mylib/__init__.py: line 3: a2's line from mylib/__init__.py:3{LATER}: from mylib.act import Softmax",
-        f"release/a1/mylib/__init__.py: line 4: a2's line from mylib/__init__.py:4{LATER}: from mylib.extra import Extra",
+        f"release/a1/mylib/__init__.py: line 3: a2's line from mylib/__init__.py:3{LATER}: "
+        "from mylib.act import Softmax",
+        f"release/a1/mylib/__init__.py: line 4: a2's line from mylib/__init__.py:4{LATER}: "
+        "from mylib.extra import Extra",
         f"release/a1/mylib/act.py: line 4: a2's line from mylib/act.py:4{LATER}: import math",
         f"release/a1/mylib/act.py: line 23: a2's line from mylib/act.py:26{LATER}: def backward(self, dLdA=None):",
         f"release/a1/mylib/act.py: line 24: a2's line from mylib/act.py:27{LATER}: "
