@@ -14,6 +14,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from collections.abc import Iterable
 
 REPO = Path(__file__).resolve().parent.parent
 DECLARATION = "assignment.toml"
@@ -123,16 +124,88 @@ def declaration_path(course_dir: Path, name: str) -> Path:
     return Path(course_dir) / "source" / name / DECLARATION
 
 
-def assignment_names(course_dir: Path) -> list[str]:
-    """Every assignment declared in the course directory, in course order: names sorted with
-    their numbers compared as numbers (a1 < a2 < a10)."""
+def declared_names(course_dir: Path) -> list[str]:
+    """Every assignment with a declaration in the course directory, names sorted naturally."""
     source = Path(course_dir) / "source"
     names = [p.parent.name for p in source.glob(f"*/{DECLARATION}")] if source.is_dir() else []
     return sorted(names, key=natural_key)
 
 
+def assignment_names(course_dir: Path) -> list[str]:
+    """Every assignment declared in the course directory, in course order: as ``course.toml``
+    lists them, those it does not list after them; without the file, names sorted with their
+    numbers compared as numbers (a1 < a2 < a10)."""
+    return ordered(declared_names(course_dir), course_order_listed(course_dir))
+
+
+def ordered(names: Iterable[str], listed: list[str] | None) -> list[str]:
+    """``names`` in the listed order, the unlisted after them in natural order (all of them so
+    without a list)."""
+    names = set(names)
+    first = [n for n in listed or () if n in names]
+    return first + sorted(names - set(first), key=natural_key)
+
+
 def natural_key(name: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+# --- the course file: the assignments in teaching order ----------------------------------
+
+
+COURSE_FILE = "course.toml"
+_ORDER_KEY = re.compile(r"^(\s*assignments\s*=\s*)\[[^\]]*\]", re.MULTILINE)
+
+
+def course_file(course_dir: Path) -> Path:
+    return Path(course_dir) / COURSE_FILE
+
+
+def course_order_listed(course_dir: Path) -> list[str] | None:
+    """``[course] assignments`` of ``course.toml``, the teaching order (None without the file).
+
+    What "earlier" and "later" mean to the library's FROM/UNTIL regions and the leak scan comes
+    from this list, never from the names.  DeclarationError for a file that is not such a list."""
+    path = course_file(course_dir)
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DeclarationError(f"{path}: not valid TOML ({exc})") from None
+    course = data.get("course", {})
+    listed = course.get("assignments") if isinstance(course, dict) else None
+    if not isinstance(listed, list) or not all(isinstance(n, str) and NAME.match(n) for n in listed):
+        raise DeclarationError(f"{path}{_line(text, 'assignments')}: [course] assignments must list the "
+                               'assignments in teaching order: assignments = ["a1", "a2"]')
+    twice = sorted({n for n in listed if listed.count(n) > 1})
+    if twice:
+        raise DeclarationError(f"{path}{_line(text, twice[0])}: [course] assignments lists {twice[0]!r} twice")
+    return list(listed)
+
+
+def course_toml(names: Iterable[str]) -> str:
+    """A new ``course.toml`` listing ``names`` in teaching order."""
+    listed = ", ".join(f'"{n}"' for n in names)
+    return f"""\
+# The course: what the kit needs to know beyond each assignment's own declaration.
+
+[course]
+# The assignments in teaching order.  A release shows nothing of a later assignment (its
+# FROM regions, the files and classes it adds); `course new` adds an assignment at the end,
+# or where --after/--before say.
+assignments = [{listed}]
+"""
+
+
+def with_order(text: str, names: Iterable[str]) -> str:
+    """``course.toml``'s text with its assignments list replaced (everything else kept)."""
+    listed = "[" + ", ".join(f'"{n}"' for n in names) + "]"
+    replaced, count = _ORDER_KEY.subn(lambda m: m.group(1) + listed, text, count=1)
+    if count == 0:
+        raise DeclarationError(f"{COURSE_FILE}: no [course] assignments list to add to")
+    return replaced
 
 
 def load_assignment(course_dir: Path, name: str) -> Assignment:

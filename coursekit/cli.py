@@ -1,6 +1,7 @@
 """`course`: the instructor's command line, run in (or with --course) a course directory.
 
     course new A             scaffold a new assignment in source/A that validates and releases
+    course add A KIND        add an item (library, cell, written) to A: declaration, cells, check
     course validate A        refuse a broken source before anything leaves it
     course release A         student folder in release/A (no solutions, no hidden tests)
     course collect A DIR     import the students' hand-in zips into submitted/
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -30,7 +32,14 @@ def _course(args: argparse.Namespace) -> Course:
         raise CourseError(f"{root}: no such course directory")
     course = Course(root, db_url=args.db or "")
     course.check_settings()
+    note = course.order_note()
+    if note and root not in _NOTED:  # once per command, however often it looks at the course
+        _NOTED.add(root)
+        print(f"course {args.command}: {note}", file=sys.stderr)
     return course
+
+
+_NOTED: set[Path] = set()
 
 
 def get_assignment(args: argparse.Namespace):
@@ -42,9 +51,21 @@ def cmd_new(args: argparse.Namespace) -> int:
     from coursekit.scaffold import scaffold
 
     root = Path(args.course or ".").resolve()
-    for path in scaffold(root, args.assignment, package=args.package):
+    for path in scaffold(root, args.assignment, package=args.package, after=args.after, before=args.before):
         print(f"wrote {path.relative_to(root)}")
-    print(f"\nnext: course validate {args.assignment} && course release {args.assignment}")
+    print(f"\nnext: course validate {args.assignment} && course release {args.assignment}"
+          f"  (more items: course add {args.assignment} library|cell|written)")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from coursekit.scaffold import add_item
+
+    root = _course(args).repo
+    for path in add_item(root, args.assignment, args.kind, grade_id=args.grade_id, points=args.points,
+                         notebook=args.notebook):
+        print(f"wrote {path.relative_to(root)}")
+    print(f"\nnext: edit the new item's statement, check and solution, then course validate {args.assignment}")
     return 0
 
 
@@ -61,9 +82,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from coursekit.release import release
+    from coursekit.release import LeakError, release
+    from coursekit.validate import ValidationError
 
-    out = release(get_assignment(args), _course(args), force=args.force)
+    try:
+        out = release(get_assignment(args), _course(args), force=args.force)
+    except ValidationError as exc:
+        for problem in exc.problems:
+            print(problem)
+        raise CourseError(f"{args.assignment}: {len(exc.problems)} problem(s) in the source; nothing released "
+                          "(the course is as it was)") from None
+    except LeakError as exc:
+        for leak in exc.leaks:  # the course's own files and lines, one finding a line
+            print(printable(leak, LINE_LIMIT))
+        raise CourseError(f"{args.assignment}: the release leaks {len(exc.leaks)} line(s) or part(s) above; "
+                          "nothing released (the course is as it was)") from None
     files = sum(1 for p in out.rglob("*") if p.is_file())
     print(f"released {args.assignment} to {out}: {files} files scanned, no solution, hidden test, model answer "
           "or later assignment's part in any")
@@ -239,6 +272,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("new", cmd_new, "scaffold a new assignment (declaration, notebook, checks) in source/<assignment>")
     p.add_argument("--package", default="mytorch", help="the course's library package (default: mytorch)")
+    place = p.add_mutually_exclusive_group()
+    place.add_argument("--after", metavar="A", help="teach it right after assignment A (course.toml's order; "
+                                                    "default: last)")
+    place.add_argument("--before", metavar="A", help="teach it right before assignment A")
+    p = add("add", cmd_add, "add one item of a kind to an assignment: its declaration, cells, check (and file)")
+    p.add_argument("kind", choices=("library", "cell", "written"),
+                   help="library: code in a library file; cell: code in a notebook cell; written: graded by hand")
+    p.add_argument("--grade-id", help="the item's grade id, a Python name (default: <kind><n>)")
+    p.add_argument("--points", type=int, default=2, help="its points (default: 2)")
+    p.add_argument("--notebook", help="the tester notebook that gets its cells (default: the last one)")
 
     add("validate", cmd_validate, "check markers, grade ids and points of the source")
     p = add("release", cmd_release, "build the student folder release/<assignment>")
@@ -321,8 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def interpreter_bin_on_path() -> None:
+    """Put this Python's bin folder first on PATH: nbgrader runs ``alembic`` from PATH when it creates a
+    gradebook (in this process, or in the nbgrader it starts), and ``.venv/bin/course`` run without
+    activating the environment must find the one installed next to it."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if path.split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    interpreter_bin_on_path()
     args.course, args.db = getattr(args, "course", None), getattr(args, "db", None)
     try:
         return args.func(args)

@@ -23,7 +23,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursekit.assignment import Assignment, DeclarationError, assignment_names, load_assignment
+from coursekit.assignment import (COURSE_FILE, Assignment, DeclarationError, assignment_names, course_order_listed,
+                                  load_assignment)
 
 
 class CourseError(Exception):
@@ -65,6 +66,15 @@ def nbgrader_settings(folder: Path) -> dict[str, object]:
     return dict(config["CourseDirectory"]) if "CourseDirectory" in config else {}
 
 
+def _anchored(db_url: str, folder: Path) -> str:
+    """A relative SQLite path made absolute against ``folder``: nbgrader, which the kit runs there,
+    finds the file there, and so must every process of the kit, whatever its working directory."""
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and db_url != prefix + ":memory:" and not Path(db_url[len(prefix):]).is_absolute():
+        return prefix + str(folder / db_url[len(prefix):])
+    return db_url
+
+
 class _NoFormgrader:
     @staticmethod
     def install(c) -> None:
@@ -88,7 +98,7 @@ class Course:
             configured = self.settings.get("db_url") if self.repo == self.root else None
             db_url = configured if isinstance(configured, str) and configured else \
                 f"sqlite:///{self.root / 'gradebook.db'}"
-            object.__setattr__(self, "db_url", db_url)
+            object.__setattr__(self, "db_url", _anchored(db_url, self.repo))
 
     @functools.cached_property
     def settings(self) -> dict[str, object]:
@@ -117,7 +127,25 @@ class Course:
             raise CourseError(str(exc)) from None
 
     def assignments(self) -> list[str]:
-        return assignment_names(self.repo)
+        """The assignments the course declares, in its order (course.toml's)."""
+        try:
+            return assignment_names(self.repo)
+        except DeclarationError as exc:
+            raise CourseError(str(exc)) from None
+
+    def order_note(self) -> str:
+        """A line for a course that does not declare its order ("" for one that does, or has one
+        assignment): the order then comes from the names, and may not be the teaching order."""
+        try:
+            listed = course_order_listed(self.repo)
+        except DeclarationError as exc:
+            raise CourseError(str(exc)) from None
+        names = assignment_names(self.repo)
+        if listed is not None or len(names) < 2:
+            return ""
+        quoted = ", ".join(f'"{n}"' for n in names)
+        return (f"note: {self.repo / COURSE_FILE} is missing, so the assignments are in name order "
+                f"({', '.join(names)}); write it with [course] assignments = [{quoted}] in teaching order")
 
     def source_file(self, rel: str) -> Path:
         """A file of the course's sources (reference library, checks, fixtures), by its declared path."""
@@ -153,8 +181,9 @@ class Course:
         for top in sorted(tops):
             if (source / top).is_dir():
                 shutil.copytree(source / top, root / top, ignore=skip, dirs_exist_ok=True)
-        if (source / "nbgrader_config.py").is_file():
-            shutil.copyfile(source / "nbgrader_config.py", root / "nbgrader_config.py")
+        for name in ("nbgrader_config.py", COURSE_FILE):  # the course's settings, its order among them
+            if (source / name).is_file():
+                shutil.copyfile(source / name, root / name)
         return cls(root, db_url=db_url)
 
     def students(self, assignment: str) -> list[str]:

@@ -16,15 +16,17 @@ adds to the library, and for the names and files a later assignment adds.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import keyword
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterable, Iterator
 
-from coursekit.assignment import DECLARATION, SHIPPED_CHECKS, Assignment
+from coursekit.assignment import COURSE_FILE, DECLARATION, SHIPPED_CHECKS, Assignment, course_order_listed
 from coursekit.runtime.checks.policy import describe as describe_policy
 from coursekit.course import Course, CourseError
 from coursekit.runtime.handin.spec import launcher_source, spec_of
@@ -92,9 +94,7 @@ def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
     """
     repo = course.repo
     dest = source_dir(assignment, course)
-    course_files = assignment.student_files + assignment.library_files + assignment.fixtures
-    copies = course_files + assignment.shipped_modules + (SHIPPED_CHECKS,) + tuple(rel for rel, _ in assignment.ship)
-    for top in sorted({Path(rel).parts[0] for rel in copies if len(Path(rel).parts) > 1}):
+    for top in assembled_tops(assignment):
         shutil.rmtree(dest / top, ignore_errors=True)
     # Library files as this assignment sees them (plain nbgrader restores the given ones from here).
     order = order_of(assignment, course)
@@ -121,6 +121,14 @@ def assemble_source(assignment: Assignment, course: Course) -> list[Path]:
     return written
 
 
+def assembled_tops(assignment: Assignment) -> list[str]:
+    """The folders of ``source/<name>/`` that :func:`assemble_source` writes: generated, never the
+    instructor's."""
+    course_files = assignment.student_files + assignment.library_files + assignment.fixtures
+    copies = course_files + assignment.shipped_modules + (SHIPPED_CHECKS,) + tuple(rel for rel, _ in assignment.ship)
+    return sorted({Path(rel).parts[0] for rel in copies if len(Path(rel).parts) > 1})
+
+
 def _copy(src: Path, dst: Path) -> Path:
     if not src.is_file():
         raise ReleaseError(f"{src}: listed in the assignment but missing")
@@ -134,15 +142,19 @@ def _copy(src: Path, dst: Path) -> Path:
 
 
 def release(assignment: Assignment, course: Course, *, force: bool = False) -> Path:
-    """Validate, assemble, generate with nbgrader, stub, document and scan; return ``release/<name>``."""
-    validate_or_raise(assignment, course.repo)
+    """Validate, assemble, generate with nbgrader, stub, document and scan; return ``release/<name>``.
+
+    A release that fails leaves the course as it was: the copies in ``source/<name>/``, an earlier
+    ``release/<name>/`` and the gradebook are put back."""
     dest = release_dir(assignment, course)
     if dest.exists() and not force:
+        validate_or_raise(assignment, course.repo)
         raise FileExistsError(f"{dest} exists; pass --force to replace it")
-    assemble_source(assignment, course)
-    # nbgrader --force overwrites but keeps files no longer in the source; start clean.
-    shutil.rmtree(dest, ignore_errors=True)
-    try:
+    with _put_back_on_failure(assignment, course):
+        validate_or_raise(assignment, course.repo)
+        assemble_source(assignment, course)
+        # nbgrader --force overwrites but keeps files no longer in the source; start clean.
+        shutil.rmtree(dest, ignore_errors=True)
         run_generate_assignment(assignment, course)
         remove_instructor_files(assignment, course)
         write_student_library(assignment, course)
@@ -150,11 +162,45 @@ def release(assignment: Assignment, course: Course, *, force: bool = False) -> P
         leaks = scan_release(assignment, course)
         if leaks:
             raise LeakError(leaks)
-    except BaseException:
-        # Until the stubs are written and the scan passed, release/ holds the solutions.
-        shutil.rmtree(dest, ignore_errors=True)
-        raise
     return dest
+
+
+@contextlib.contextmanager
+def _put_back_on_failure(assignment: Assignment, course: Course) -> Iterator[None]:
+    """What a release changes, as it was before, if the release fails: the generated folders of
+    ``source/<name>/`` (and its byte caches), the whole ``source/<name>/`` of a separate course
+    root, ``release/<name>/`` (until the stubs are written and the scan passed, it holds the
+    solutions) and a SQLite gradebook (nbgrader's generate_assignment records the assignment)."""
+    folder = source_dir(assignment, course)
+    # Moved aside (the release rewrites them anyway), or copied (what it adds to).
+    moved = [course.repo / "source" / assignment.name / top for top in [*assembled_tops(assignment), "__pycache__"]]
+    moved.append(release_dir(assignment, course))
+    copied = [folder] if course.root != course.repo else []
+    if course.db_url.startswith("sqlite:///"):  # a relative one is where nbgrader, run in the repo, puts it
+        copied.append(course.repo / course.db_url.removeprefix("sqlite:///"))
+    backup = Path(tempfile.mkdtemp(prefix=f".release-{assignment.name}-", dir=course.root))
+    kept: dict[Path, Path | None] = {}
+    try:
+        for k, path in enumerate(dict.fromkeys(moved + copied)):
+            kept[path], saved = None, backup / str(k)
+            if path.is_dir() and path in copied:
+                kept[path] = Path(shutil.copytree(path, saved, symlinks=True))
+            elif path.exists() and path in copied:
+                kept[path] = Path(shutil.copy2(path, saved))
+            elif path.exists() or path.is_symlink():
+                kept[path] = Path(shutil.move(path, saved))
+        yield
+    except BaseException:
+        for path, saved in kept.items():
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            if saved is not None:
+                shutil.move(saved, path)
+        raise
+    finally:
+        shutil.rmtree(backup, ignore_errors=True)
 
 
 def run_generate_assignment(assignment: Assignment, course: Course) -> None:
@@ -238,13 +284,19 @@ def _write(path: Path, text: str) -> None:
 
 def student_readme(assignment: Assignment) -> str:
     notebooks = "\n".join(f"- `{nb}.ipynb`" for nb in assignment.notebooks)
-    files = "\n".join(f"- `{rel}`" for rel in assignment.student_files)
     folders = ", ".join(f"`{root}/`" for root in library_roots(assignment))
     spec = spec_of(assignment)
-    return f"""# {assignment.name}: {assignment.title or assignment.package}
+    title = assignment.name + (f": {spec.title}" if spec.title else "")
+    what = (f"You will write parts of `{assignment.package}`, the course's library, and check them in tester "
+            "notebooks." if assignment.student_files else
+            "You will answer in the tester notebooks: code in their cells, and written answers.")
+    zipped = f"the notebooks with their fresh outputs and the {folders} folder with your code" if folders else \
+        "the notebooks with their fresh outputs"
+    return f"""# {title}
 
-You will write `{assignment.package}`, a small deep-learning library in plain numpy whose
-interface mirrors PyTorch, and check it against PyTorch in tester notebooks.
+{what}
+
+{graded_section(assignment)}
 
 ## Set up (once)
 
@@ -269,10 +321,7 @@ says more, and `--print` only shows what it would ask pip for.)
 
 ## Work
 
-Write your code where it says `# YOUR CODE HERE` (and delete the
-`raise NotImplementedError(...)` below it) in:
-
-{files}
+{where_to_write(assignment)}
 
 Then run the tester notebooks, from this folder:
 
@@ -306,8 +355,7 @@ It asks your name and student id the first time (or pass `--name "Your Name" --i
 runs every tester notebook from scratch, predicts your grade (the grader's rules, each
 item's visible case and a few fresh random cases; the hidden cases decide), and writes:
 
-- `{spec.zip_name}`: **upload this**: the notebooks with their fresh outputs and the
-  {folders} folder with your code; checked to unpack as the grader expects;
+- `{spec.zip_name}`: **upload this**: {zipped}; checked to unpack as the grader expects;
 - `{spec.pdf_name}`: a cover page with your results, every notebook with its outputs, plots
   and equations, and your code, to read over (or hand in if your course asks for a PDF).
 
@@ -320,6 +368,43 @@ Do not rename files, classes or graded cells. Good luck, and have fun!
 """
 
 
+def graded_section(assignment: Assignment) -> str:
+    """Every graded item with its points and where the answer goes, notebook by notebook."""
+    rows = []
+    for notebook in assignment.notebooks:
+        for item in assignment.items_of(notebook):
+            if item.manual:
+                where = "a written answer in the notebook, graded by hand"
+            elif item.cell:
+                where = f"code in the notebook's cell `{item.cell}` (where it says `# YOUR CODE HERE`)"
+            else:
+                where = ", ".join(f"`{rel}`" for rel in item.files)
+            rows.append(f"| `{notebook}.ipynb` | `{item.grade_id}` | {item.points} | {where} |")
+    by_hand = sum(i.points for i in assignment.manual_items)
+    split = f": {assignment.auto_points} checked by the autograder, {by_hand} graded by hand" if by_hand else ""
+    return (f"## What is graded ({assignment.total_points} points{split})\n\n"
+            "| Notebook | Item | Points | Your answer |\n|---|---|---|---|\n" + "\n".join(rows))
+
+
+def where_to_write(assignment: Assignment) -> str:
+    """Where the student writes: library files, notebook cells, written answers (those there are)."""
+    parts = []
+    if assignment.student_files:
+        files = "\n".join(f"- `{rel}`" for rel in assignment.student_files)
+        parts.append("Write your code where it says `# YOUR CODE HERE` (and delete the\n"
+                     f"`raise NotImplementedError(...)` below it) in:\n\n{files}")
+    cells = [i for i in assignment.items if i.cell]
+    if cells:
+        listed = ", ".join(f"`{i.cell}` ({i.notebook}.ipynb)" for i in cells)
+        parts.append("Some code is written in a notebook cell, where it says `# YOUR CODE HERE`; the grader\n"
+                     f"runs each such cell on its own, so it imports what it uses:\n{listed}.")
+    if assignment.manual_items:
+        listed = ", ".join(f"`{i.grade_id}` ({i.notebook}.ipynb)" for i in assignment.manual_items)
+        parts.append("Written answers go in their notebook cells, where it says `YOUR ANSWER HERE`;\n"
+                     f"a grader reads them (one left blank scores 0):\n{listed}.")
+    return "\n\n".join(parts)
+
+
 # --- the scan ---------------------------------------------------------------------------
 
 
@@ -327,7 +412,8 @@ Do not rename files, classes or graded cells. Good luck, and have fun!
 class Secret:
     text: str  # stripped
     origin: str  # "mytorch/nn/layer.py:15" or "source/<assignment>/X.ipynb: cell 3"
-    what: str  # "solution", "hidden test", "model answer", or the later assignment whose part it is
+    what: str  # "solution", "hidden test", "model answer", or "<later assignment>'s"
+    note: str = ""  # why a later assignment's line is one: where the course's order comes from
 
 
 def scan_release(assignment: Assignment, course: Course) -> list[str]:
@@ -341,7 +427,7 @@ def scan_release(assignment: Assignment, course: Course) -> list[str]:
         rel = path.relative_to(course.root).as_posix()
         for where, line in _released_lines(path):
             for secret in _matches(line, secrets):
-                leaks.append(f"{rel}: {where}: {secret.what} line from {secret.origin}: {secret.text}")
+                leaks.append(f"{rel}: {where}: {secret.what} line from {secret.origin}{secret.note}: {secret.text}")
     return leaks + later_parts_in_release(assignment, course)
 
 
@@ -398,7 +484,7 @@ def _region_lines(lines: list[str], *kinds: Kind) -> Iterator[tuple[int, str]]:
     for r in regions:
         for i in range(r.begin + 1, r.end):
             text = lines[i].strip()
-            if text not in public and not _trivial(text):
+            if text not in public and not _trivial(text) and not _is_stub(text):
                 yield i, text
 
 
@@ -407,7 +493,7 @@ def _notebook_secrets(path: Path, rel: str) -> Iterator[Secret]:
     public = {line.strip() for i, line in enumerate(lines) if i not in secret_at}
     for i, (index, what) in sorted(secret_at.items()):
         text = lines[i].strip()
-        if _is_marker(text) or text in public or _trivial(text):
+        if _is_marker(text) or text in public or _trivial(text) or _is_stub(text):
             continue
         yield Secret(text, f"{rel}: cell {index}", what)
 
@@ -435,6 +521,17 @@ def _notebook_parts(path: Path) -> tuple[list[str], dict[int, tuple[int, str]]]:
                 secret_at.setdefault(len(lines) + i, (index, what))
         lines += cell_lines
     return lines, secret_at
+
+
+# What stands where a solution was: nbgrader's stubs (ClearSolutions' defaults, and the course's
+# code_stub in nbgrader_config.py) and the kit's (coursekit.library.stub).  Every release has them;
+# they are never a secret, whichever assignment's release shows them first.
+STUB_LINES = frozenset({"# YOUR CODE HERE", "raise NotImplementedError()", "YOUR ANSWER HERE"})
+_KIT_STUB = re.compile(r"raise NotImplementedError(\(.*\))?")
+
+
+def _is_stub(text: str) -> bool:
+    return text in STUB_LINES or _KIT_STUB.fullmatch(text) is not None
 
 
 def _is_marker(text: str) -> bool:
@@ -498,6 +595,8 @@ def _later_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]:
     later = _later(assignment, order, course_as)
     if not later:
         return {}
+    source = f"{COURSE_FILE}'s order" if course_order_listed(course.repo) is not None else \
+        f"name order, the course having no {COURSE_FILE}"
     public = {line.strip() for view in released_views(assignment, course, order).values()
               for line in view.splitlines()}
     shipped = [KIT_ROOT / rel for rel in assignment.shipped_modules] + [course.repo / src for _, src in assignment.ship]
@@ -525,10 +624,11 @@ def _later_secrets(assignment: Assignment, course: Course) -> dict[str, Secret]:
                 reference = []
             for line in view.splitlines():
                 text = line.strip()
-                if text in public or text in secrets or _trivial(text) or text in shown:
+                if text in public or text in secrets or _trivial(text) or _is_stub(text) or text in shown:
                     continue
                 where = f"{rel}:{reference.index(text) + 1}" if text in reference else rel
-                secrets[text] = Secret(text, where, other.name)
+                secrets[text] = Secret(text, where, f"{other.name}'s", f" ({other.name} comes after "
+                                                                       f"{assignment.name} in {source})")
     return secrets
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from collections.abc import Iterable, Sequence
 
-from coursekit.assignment import DECLARATION, Assignment, DeclarationError, assignment_names, load_assignment
+from coursekit.assignment import (COURSE_FILE, DECLARATION, Assignment, DeclarationError, assignment_names,
+                                  course_file, course_order_listed, load_assignment)
 from coursekit.library.stub import StubError, scope_text, stub_source
 from coursekit.library.markers import (HIDDEN_TESTS, SOLUTION, Kind, MarkerError, Region, course_order, find_regions,
                                       scope_errors)
@@ -66,6 +67,9 @@ def validate(assignment: Assignment, repo: Path, *, expected_total: int | None =
     ``expected_total`` defaults to the total the spec states for the assignment, if any.
     """
     repo = Path(repo)
+    problems = _check_course_file(assignment, repo)
+    if problems:
+        return problems  # without the course's order, nothing that depends on it can be checked
     problems = _check_library(assignment, repo)
     problems += _check_kit_files(assignment, repo)
     cells: list[_Cell] = []
@@ -84,6 +88,8 @@ def validate(assignment: Assignment, repo: Path, *, expected_total: int | None =
     problems += _check_items(assignment, [c for c in cells if c.graded], unreadable)
     problems += _check_cells_of_items(assignment, cells, unreadable)
     problems += _check_checks(assignment, repo)
+    if not any(p.file == assignment.checks for p in problems):
+        problems += _check_fixture(assignment, repo)
     if expected_total is None:
         expected_total = assignment.declared_total
     if expected_total is not None:
@@ -106,6 +112,22 @@ def library_roots(assignment: Assignment) -> list[str]:
     """Top-level folders of the reference library (``mytorch``)."""
     files = assignment.student_files + assignment.library_files
     return sorted({Path(f).parts[0] for f in files if len(Path(f).parts) > 1})
+
+
+# --- the course's order ----------------------------------------------------------------
+
+
+def _check_course_file(assignment: Assignment, repo: Path) -> list[Problem]:
+    """course.toml, where there is one, is readable and lists the assignment."""
+    try:
+        listed = course_order_listed(repo)
+    except DeclarationError as exc:
+        where, _, why = str(exc).removeprefix(str(course_file(repo))).partition(": ")
+        return [Problem(COURSE_FILE + where, why)]
+    if listed is not None and assignment.name not in listed:
+        return [Problem(COURSE_FILE, f"[course] assignments does not list {assignment.name}: add it where it "
+                                     "comes in teaching order (what a release may show depends on it)")]
+    return []
 
 
 # --- the reference library ------------------------------------------------------------
@@ -277,6 +299,30 @@ def _check_checks(assignment: Assignment, repo: Path) -> list[Problem]:
     problems += [Problem(assignment.checks, f"check {grade_id!r} is not an autograded item of {DECLARATION}")
                  for grade_id in checks if grade_id not in auto]
     return problems
+
+
+def _check_fixture(assignment: Assignment, repo: Path) -> list[Problem]:
+    """The stored fixture is what the checks give now (rebuilt in memory): a stale one would show
+    students visible cases the grader no longer uses, or fail in their notebooks."""
+    if not assignment.fixture or not assignment.checks or not (repo / assignment.fixture).is_file():
+        return []  # a missing one is reported with the declaration
+    from coursekit.fixtures import build, differences, load
+
+    try:
+        found = differences(load(repo / assignment.fixture), build(assignment, repo))
+    except Exception as exc:  # noqa: BLE001 - the instructor's checks or a damaged file: reported, not raised
+        return [Problem(assignment.fixture, f"cannot be compared with a fresh build of {assignment.checks} "
+                                            f"({type(exc).__name__}: {exc}); run `course fixtures {assignment.name}`")]
+    if not found:
+        return []
+    keys = [line.split(":", 1)[0] for line in found]  # inputs__<grade id>__<array>, or a handout array
+    items = sorted({key.split("__")[1] for key in keys if key.count("__") >= 2})
+    handout = any(key.count("__") < 2 for key in keys)
+    what = ", ".join(repr(i) for i in items) + (" and the handout arrays" if handout and items else
+                                                 "the handout arrays" if handout else "")
+    return [Problem(assignment.fixture, f"out of date: the checks in {assignment.checks} give other visible "
+                                        f"cases for {what} (first: {found[0]}); "
+                                        f"run `course fixtures {assignment.name}` to rebuild it")]
 
 
 def _file_regions(path: Path, rel: str, kind: Kind) -> tuple[list[Region], list[Problem]]:

@@ -92,6 +92,7 @@ def fake_nbgrader(assignment, course) -> None:
 # assignment's own tests in tests/<assignment>/, the course helpers' in tests/course_helpers/.
 AREAS: dict[str, tuple[str, ...]] = {
     "test_adversarial": ("grading", "hostile", "security", "classwide"),
+    "test_authoring": ("authoring", "release", "grading"),
     "test_autograde_plain": ("grading", "platforms", "classwide"),
     "test_cell_items": ("grading", "authoring", "sandbox"),
     "test_cluster": ("cluster", "grading", "classwide"),

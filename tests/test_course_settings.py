@@ -41,6 +41,14 @@ def test_the_gradebook_is_where_the_settings_put_it(tmp_path):
     assert Course(tmp_path / "none").db_url.endswith("none/gradebook.db")  # no settings: nbgrader's default
 
 
+def test_a_relative_sqlite_gradebook_is_where_nbgrader_finds_it(tmp_path, monkeypatch):
+    """nbgrader runs in the course folder: a relative path means a file there, whatever our cwd."""
+    course = course_with(tmp_path, 'c.CourseDirectory.db_url = "sqlite:///gradebook.db"\n')
+    monkeypatch.chdir("/")
+    assert course.db_url == f"sqlite:///{tmp_path.resolve() / 'gradebook.db'}"
+    assert Course(tmp_path, db_url="sqlite:///x.db").db_url == "sqlite:///x.db"  # --db as given
+
+
 @pytest.mark.parametrize("setting", ['c.CourseDirectory.source_directory = "src"',
                                      'c.CourseDirectory.directory_structure = "{student_id}/{nbgrader_step}"'])
 def test_a_setting_the_kit_cannot_honour_is_refused_in_one_line(tmp_path, capsys, setting):

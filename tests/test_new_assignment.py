@@ -1,6 +1,7 @@
-"""`course new`: in an empty directory, an assignment that validates, releases without a leak
-and grades (blank 0, reference full marks) as it stands; extended by hand with a notebook-cell
-item and a written answer, it still does.  And the CLI says what is wrong in one line."""
+"""`course new`: in an empty directory, an assignment with one item of each kind (library,
+notebook cell, written) that validates, releases without a leak and grades as it stands (blank
+0, reference full marks with its written answer awaiting a grader).  And the CLI says what is
+wrong in one line.  Adding items by command: tests/test_authoring.py."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from coursekit.autograde import sandbox
 from coursekit.cli import main
@@ -23,6 +23,10 @@ REPO = Path(__file__).resolve().parent.parent
 NB = "ExampleTester"
 SOLUTION = "return 2 * np.asarray(x)"  # the scaffold's solution line
 HIDDEN = 'check("double", seed=1001, N=7, d=3)'  # one of the scaffold's hidden tests
+CELL_SOLUTION = "return 3 * np.asarray(x)"  # the solution of its notebook-cell item
+CELL_HIDDEN = 'check("triple", seed=2001, N=7, d=3)'
+MODEL_ANSWER = "Model answer (explain): multiplying by a constant c is linear"  # its written item's
+STUDENT_ANSWER = "The derivative of 2x is 2 everywhere, so the gradient is 2 times the upstream one."
 
 needs_sandbox = pytest.mark.skipif(not sandbox.available(),
                                    reason="bubblewrap is not usable here (apt-get install bubblewrap)")
@@ -106,6 +110,8 @@ def graded(released) -> Path:
     hand_in(c, "demo1", "blank")
     reference = hand_in(c, "demo1", "reference")
     shutil.copyfile(root / "mytorch/demo1/example.py", reference / "mytorch/demo1/example.py")
+    set_cell(reference, NB, "triple_code", f"import numpy as np\n\n\ndef triple(x):\n    {CELL_SOLUTION}\n")
+    set_cell(reference, NB, "explain", STUDENT_ANSWER)
     status, out, err = course("--course", str(root), "autograde", "demo1")
     assert status == 0, out + err
     return root
@@ -116,19 +122,24 @@ def test_new_writes_the_assignment_the_library_and_the_course_settings(new_cours
     written = [line.removeprefix("wrote ") for line in out.splitlines() if line.startswith("wrote ")]
     assert written == ["source/demo1/assignment.toml", f"source/demo1/{NB}.ipynb", "source/demo1/checks.py",
                        "data/demo1/testerData.npz", "mytorch/__init__.py", "mytorch/demo1/__init__.py",
-                       "mytorch/demo1/example.py", "nbgrader_config.py"]
+                       "mytorch/demo1/example.py", "nbgrader_config.py", "course.toml"]
     assert sorted(files_under(root)) == sorted(written)
     a = Course(root).assignment("demo1")
-    assert [(i.grade_id, i.points, i.notebook, i.files) for i in a.items] == \
-        [("double", 2, NB, ("mytorch/demo1/example.py",))]
+    # One item of each kind: a library item, code in a notebook cell, a written answer.
+    assert [(i.grade_id, i.points, i.notebook, i.files, i.cell, i.manual) for i in a.items] == [
+        ("double", 2, NB, ("mytorch/demo1/example.py",), "", False), ("triple", 2, NB, (), "triple_code", False),
+        ("explain", 2, NB, (), "", True)]
     assert a.library_files == ("mytorch/__init__.py", "mytorch/demo1/__init__.py")
-    declaration = (root / "source/demo1/assignment.toml").read_text()
-    # The two other kinds of item, as commented examples.
-    assert '# cell = "triple_code"' in declaration and "# [[written]]" in declaration
+    assert Course(root).assignments() == ["demo1"] and 'assignments = ["demo1"]' in (root / "course.toml").read_text()
     nb = nbformat.read(root / f"source/demo1/{NB}.ipynb", as_version=4)
     assert nb.cells[0].cell_type == "markdown" and any("$$" in c.source for c in nb.cells)
+    meta = {c.metadata["nbgrader"]["grade_id"]: (c.cell_type, c.metadata["nbgrader"]) for c in nb.cells
+            if "nbgrader" in c.metadata}
+    assert meta["double"][1]["points"] == 2 and meta["double"][1]["grade"] and meta["double"][1]["locked"]
+    assert meta["triple_code"][0] == "code" and meta["triple_code"][1]["solution"]
+    assert not meta["triple_code"][1]["grade"]
+    assert meta["explain"][0] == "markdown" and meta["explain"][1]["solution"] and meta["explain"][1]["grade"]
     test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
-    assert test.metadata.nbgrader["points"] == 2 and test.metadata.nbgrader["locked"]
     assert test.source.startswith('check("double")\n### BEGIN HIDDEN TESTS\n') and HIDDEN in test.source
 
 
@@ -171,20 +182,32 @@ def test_release_holds_no_solution_and_no_hidden_test(released):
     assert not (folder / "assignment.toml").exists() and not (folder / "checks.py").exists()
     assert (folder / "coursekit/runtime/checks/assignment.py").is_file()
     assert (folder / "data/demo1/testerData.npz").is_file()
+    for secret in (CELL_SOLUTION, MODEL_ANSWER, CELL_HIDDEN):
+        assert secret not in text
     released_nb = nbformat.read(folder / f"{NB}.ipynb", as_version=4)
     test = next(c for c in released_nb.cells if c.metadata.get("nbgrader", {}).get("grade"))
     assert test.source.strip() == 'check("double")'
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in released_nb.cells}
+    assert "raise NotImplementedError" in cells["triple_code"] and "def triple(x):" in cells["triple_code"]
+    assert cells["explain"].strip() == "YOUR ANSWER HERE"
     assert scan_release(c.assignment("demo1"), c) == []
 
 
 @needs_sandbox
 def test_blank_scores_zero_and_reference_full_marks(graded):
+    from nbgrader.api import Gradebook
+
     from coursekit.gradebook import item_scores
 
-    assert item_scores(Course(graded).db_url, Course(graded).assignment("demo1")) == \
-        {"blank": {"double": 0.0}, "reference": {"double": 2.0}}
+    c = Course(graded)
+    assert item_scores(c.db_url, c.assignment("demo1")) == {
+        "blank": {"double": 0.0, "triple": 0.0, "explain": 0.0},
+        "reference": {"double": 2.0, "triple": 2.0, "explain": None}}
     rows = scores_rows(graded, "demo1")
-    assert rows["blank"] == ["0", "0/2"] and rows["reference"] == ["2", "2/2"]
+    assert rows["blank"] == ["0", "0", "0", "0/6"] and rows["reference"] == ["2", "2", "awaiting", "4+?/6"]
+    with Gradebook(c.db_url) as gb:  # the written answer awaits a grader; a blank one does not
+        assert gb.find_grade("explain", NB, "demo1", "reference").needs_manual_grade
+        assert not gb.find_grade("explain", NB, "demo1", "blank").needs_manual_grade
 
 
 def test_new_refuses_an_existing_assignment_and_changes_nothing(new_course):
@@ -258,162 +281,31 @@ def test_course_option_after_the_subcommand_from_a_shell(tmp_path):
     assert proc.returncode == 1 and proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
 
 
-# --- a second assignment, extended with a notebook-cell item and a written answer --------------
-
-MODEL_ANSWER = "Doubling is linear: its Jacobian is twice the identity, whatever the input."
-STUDENT_ANSWER = "The derivative of 2x is 2 everywhere, so the gradient is 2 times the upstream one."
-CELL_SOLUTION = "return 3 * np.asarray(x)"
-CELL_HIDDEN = 'check("triple", seed=2001, N=5, d=2)'
-
-EXTRA_ITEMS = f"""
-[[items]]
-grade_id = "triple"
-points = 2
-notebook = "{NB}"
-cell = "triple_code"
-
-[[written]]
-grade_id = "explain"
-points = 2
-notebook = "{NB}"
-"""
-
-EXTRA_CHECK = '''
-
-# --- triple: code the student writes in a notebook cell -------------------------------------
+# --- a second assignment next to the first; the reference hand-in in a student kernel -----------
 
 
-def run_triple(nb, x: Arrays) -> Arrays:
-    """``nb``: what the student's cell defines (in the tester, the kernel's namespace)."""
-    return {"y": nb.triple(x["x"].copy())}
-
-
-checks.add(Check("triple", "triple(x)", inputs_double, run_triple, lambda x: {"y": 3 * x["x"]}, runs="cell"))
-'''
-
-
-def nbmeta(grade_id: str, *, grade: bool, solution: bool, points: int | None = None) -> dict:
-    meta = {"grade": grade, "grade_id": grade_id, "locked": not solution, "schema_version": 3,
-            "solution": solution, "task": False}
-    return {"nbgrader": meta | ({"points": points} if points else {})}
-
-
-def extend(root: Path, name: str) -> None:
-    """What an instructor writes by hand, following the declaration's commented examples."""
-    src = root / "source" / name
-    declaration = (src / "assignment.toml").read_text()
-    assert "total_points = 2\n" in declaration
-    (src / "assignment.toml").write_text(declaration.replace("total_points = 2\n", "total_points = 6\n")
-                                         + EXTRA_ITEMS)
-    (src / "checks.py").write_text((src / "checks.py").read_text() + EXTRA_CHECK)
-    path = src / f"{NB}.ipynb"
-    nb = nbformat.read(path, as_version=4)
-    nb.cells += [
-        new_markdown_cell("## 2 `triple(x)`: 2 points\n\nIn the cell below, write `triple(x)`: $Y = 3X$."),
-        new_code_cell(f"import numpy as np\n\n\ndef triple(x):\n    ### BEGIN SOLUTION\n    {CELL_SOLUTION}\n"
-                      "    ### END SOLUTION",
-                      metadata=nbmeta("triple_code", grade=False, solution=True)),
-        new_code_cell(f'check("triple")\n### BEGIN HIDDEN TESTS\n{CELL_HIDDEN}\n### END HIDDEN TESTS',
-                      metadata=nbmeta("triple", grade=True, solution=False, points=2)),
-        new_markdown_cell("## 3 Why is the gradient of `double` constant? (2 points, graded by hand)"),
-        new_markdown_cell(f"### BEGIN SOLUTION\n{MODEL_ANSWER}\n### END SOLUTION",
-                          metadata=nbmeta("explain", grade=True, solution=True, points=2)),
-    ]
-    nbformat.write(nb, path)
-
-
-@pytest.fixture(scope="module")
-def extended(graded) -> Path:
-    """demo2 next to demo1: scaffolded, extended, its fixture rebuilt, validated, released,
-    a blank and a reference hand-in graded."""
+def test_a_second_assignment_has_its_own_fixture_and_leaves_the_first_alone(graded):
     root = graded
     status, out, err = course("new", "demo2", "--course", str(root))
     assert status == 0, err
-    extend(root, "demo2")
-    status, out, err = course("fixtures", "demo2", "--course", str(root))
-    assert status == 0, err
-    status, out, err = course("validate", "demo2", "--course", str(root))
-    assert status == 0, out + err
-    status, out, err = course("release", "demo2", "--course", str(root))
-    assert status == 0, err
-    c = Course(root)
-    hand_in(c, "demo2", "blank")
-    reference = hand_in(c, "demo2", "reference")
-    shutil.copyfile(root / "mytorch/demo2/example.py", reference / "mytorch/demo2/example.py")
-    set_cell(reference, NB, "triple_code", f"import numpy as np\n\n\ndef triple(x):\n    {CELL_SOLUTION}\n")
-    set_cell(reference, NB, "explain", STUDENT_ANSWER)
-    return root
-
-
-def test_a_second_assignment_has_its_own_fixture_and_leaves_the_first_alone(extended):
-    root = extended
     a = Course(root).assignment("demo2")
     assert a.fixture == "data/demo2/testerData.npz" and (root / "data/demo2/testerData.npz").is_file()
     # The course's package __init__ belongs to demo1 already; demo2 ships its own folder only.
     assert a.library_files == ("mytorch/demo2/__init__.py",)
+    assert Course(root).assignments() == ["demo1", "demo2"]  # appended to course.toml's order
     assert course("validate", "demo1", "--course", str(root))[0] == 0
+    assert course("validate", "demo2", "--course", str(root))[0] == 0
     # check() finds it through the release's facts: the notebook names no path.
     nb = nbformat.read(root / f"source/demo2/{NB}.ipynb", as_version=4)
     assert "fixture" not in nb.cells[1].source
-    assert (root / "data/demo1/testerData.npz").is_file()
 
 
-def test_extended_release_leaks_nothing(extended):
-    from coursekit.release import scan_release
-
-    c = Course(extended)
-    folder = c.folder("release", "demo2")
-    text = released_text(folder)
-    for secret in (SOLUTION, CELL_SOLUTION, MODEL_ANSWER, HIDDEN, CELL_HIDDEN,
-                   "BEGIN SOLUTION", "HIDDEN TESTS"):
-        assert secret not in text
-    released_nb = nbformat.read(folder / f"{NB}.ipynb", as_version=4)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in released_nb.cells}
-    assert "raise NotImplementedError" in cells["triple_code"] and "def triple(x):" in cells["triple_code"]
-    assert cells["explain"].strip() == "YOUR ANSWER HERE"
-    assert scan_release(c.assignment("demo2"), c) == []
-
-
-@pytest.fixture(scope="module")
-def extended_graded(extended) -> tuple[Path, int, str]:
-    status, out, err = course("--course", str(extended), "autograde", "demo2")
-    return extended, status, out + err
-
-
-@needs_sandbox
-def test_extended_blank_scores_zero(extended_graded):
-    from coursekit.gradebook import item_scores
-
-    root, status, output = extended_graded
-    c = Course(root)
-    scores = item_scores(c.db_url, c.assignment("demo2"))
-    assert scores["blank"] == {"double": 0.0, "triple": 0.0, "explain": 0.0}, output
-    assert scores_rows(root, "demo2")["blank"] == ["0", "0", "0", "0/6"]
-
-
-@needs_sandbox
-def test_extended_reference_full_auto_marks_and_its_written_answer_awaits_a_grader(extended_graded):
-    from nbgrader.api import Gradebook
-
-    from coursekit.gradebook import item_scores
-
-    root, status, output = extended_graded
-    c = Course(root)
-    assert status == 0, output
-    scores = item_scores(c.db_url, c.assignment("demo2"))
-    assert scores["reference"] == {"double": 2.0, "triple": 2.0, "explain": None}, output
-    assert scores_rows(root, "demo2")["reference"] == ["2", "2", "awaiting", "4+?/6"]
-    with Gradebook(c.db_url) as gb:
-        assert gb.find_grade("explain", NB, "demo2", "reference").needs_manual_grade
-        assert not gb.find_grade("explain", NB, "demo2", "blank").needs_manual_grade
-
-
-def test_the_reference_hand_in_runs_in_a_student_kernel(extended, tmp_path):
+def test_the_reference_hand_in_runs_in_a_student_kernel(graded, tmp_path):
     """The released tester, with the reference's library and cells, passes every check in a kernel."""
     from nbclient import NotebookClient
 
-    folder = tmp_path / "demo2"
-    shutil.copytree(Course(extended).folder("submitted", "demo2", "reference"), folder)
+    folder = tmp_path / "demo1"
+    shutil.copytree(Course(graded).folder("submitted", "demo1", "reference"), folder)
     nb = nbformat.read(folder / f"{NB}.ipynb", as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(folder)}}).execute()

@@ -254,8 +254,6 @@ def write_course(root: Path) -> Path:
     (root / "mylib").mkdir(parents=True)
     (root / "mylib" / "__init__.py").write_text("from mylib.core import double, triple\n")
     (root / "mylib" / "core.py").write_text(CORE)
-    (root / "data").mkdir()
-    (root / "data" / "fix.npz").write_bytes(b"PK\x03\x04\x00binary")
     nb = new_notebook(cells=[
         new_code_cell(
             "from mylib import double\nassert double(1) == 2\n### BEGIN HIDDEN TESTS\n"
@@ -268,6 +266,10 @@ def write_course(root: Path) -> Path:
     (root / "source" / "hwx").mkdir(parents=True)
     nbformat.write(nb, root / "source" / "hwx" / "NbA.ipynb")
     (root / "source" / "hwx" / "checks.py").write_text(CHECKS)
+    # A real fixture, built from the checks: validate refuses one they no longer give.
+    from coursekit.fixtures import build, write_npz
+
+    write_npz(root / "data" / "fix.npz", build(ASSIGNMENT, root))
     return root
 
 

@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -79,13 +78,16 @@ def write_course(root: Path) -> Course:
     (root / "mytorch" / "__init__.py").write_text("from mytorch import nn\n")
     (root / "mytorch" / "nn" / "__init__.py").write_text("from mytorch.nn.core import double\n")
     (root / "mytorch" / "nn" / "core.py").write_text(CORE)
-    (root / "data").mkdir()
-    x = np.arange(3.0)
-    np.savez(root / "data" / "fix.npz", inputs__twice__x=x, expected__twice__y=2 * x)
     src = root / "source" / NAME
     src.mkdir(parents=True)
     (src / "assignment.toml").write_text(DECLARATION)
     (src / "checks.py").write_text(CHECKS)
+    # The fixture its checks give: validate (and so release) refuses any other.
+    from coursekit.assignment import load_assignment
+    from coursekit.fixtures import build, write_npz
+
+    declared = load_assignment(root, NAME)
+    write_npz(root / declared.fixture, build(declared, root))
     nb = new_notebook(cells=[
         new_markdown_cell("# Doubling"),
         new_code_cell('from coursekit.runtime.checks.tester import check\ncheck("twice")\n'

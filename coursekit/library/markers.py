@@ -84,13 +84,14 @@ def find_regions(lines: Sequence[str], kind: Kind) -> tuple[list[Region], list[M
 #     ...
 #     ### END FROM
 #
-# "Before" and "after" are the course's order of assignments: the names of the assignments it
-# declares (source/<name>/assignment.toml) in natural order, digits compared as numbers, so
-# a2 comes before a10.  A release drops the marker lines and every region out of its scope
-# (with the blank lines that would double up where it stood); the reference itself stays
-# importable Python with both variants, the later definition winning at import.  Scoped
-# regions do not nest in each other; solution regions go inside them (or around them), never
-# across their edges.  The ``### END`` line may repeat the assignment's name.
+# "Before" and "after" are the course's order of assignments: as its course.toml lists them
+# ([course] assignments = [...], the teaching order); a course without that file orders the
+# assignments it declares (source/<name>/assignment.toml) by name, digits compared as numbers.
+# A release drops the marker lines and every region out of its scope (with the blank lines
+# that would double up where it stood); the reference itself stays importable Python with
+# both variants, the later definition winning at import.  Scoped regions do not nest in each
+# other; solution regions go inside them (or around them), never across their edges.  The
+# ``### END`` line may repeat the assignment's name.
 
 SCOPES = ("FROM", "UNTIL")
 _SCOPE_MENTION = re.compile(r"\b(BEGIN|END) (FROM|UNTIL)\b")
@@ -120,11 +121,14 @@ def natural_key(name: str) -> tuple:
 
 
 def course_order(course_dir, *also: str) -> list[str]:
-    """The course's assignments in order: those it declares, and ``also``, in natural order."""
-    from coursekit.assignment import assignment_names
+    """The course's assignments in order, those it declares and ``also``: as its ``course.toml``
+    lists them (the unlisted after them), or without that file in natural order."""
+    from coursekit.assignment import course_order_listed, declared_names
 
-    names = set(assignment_names(course_dir)) if course_dir is not None else set()
-    return sorted(names | set(also), key=natural_key)
+    names = set(also) | (set(declared_names(course_dir)) if course_dir is not None else set())
+    listed = course_order_listed(course_dir) if course_dir is not None else None
+    first = [n for n in listed or () if n in names]
+    return first + sorted(names - set(first), key=natural_key)
 
 
 def find_scopes(lines: Sequence[str]) -> tuple[list[Scope], list[MarkerError]]:

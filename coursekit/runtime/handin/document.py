@@ -231,6 +231,8 @@ def cover(spec: HandinSpec, name: str, student_id: str, runs: list[NotebookRun],
                  if stubs else "")
         file_items.append(f"<li><code>{e(rel)}</code> ({len(text.splitlines())} lines){state}</li>")
     title = f"{spec.name}" + (f" — {spec.title}" if spec.title else "")
+    # An assignment answered in its notebooks alone has no files: no heading over nothing.
+    files_html = f'<h2>Files (appendix)</h2>\n<ul>{"".join(file_items)}</ul>' if file_items else ""
     body = f"""<div class="hi-cover tex2jax_ignore">
 <h1>{e(title)}</h1>
 <p class="sub">Hand-in</p>
@@ -247,8 +249,7 @@ def cover(spec: HandinSpec, name: str, student_id: str, runs: list[NotebookRun],
 <p class="note">Points are what the visible checks in the notebooks say. The grader runs the same
 checks on new inputs, so the final score can be lower.</p>
 {problem_html}
-<h2>Files (appendix)</h2>
-<ul>{"".join(file_items)}</ul>
+{files_html}
 </div>"""
     return Part("Cover", body)
 

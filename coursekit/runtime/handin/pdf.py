@@ -212,9 +212,11 @@ def _cover_markdown(spec, name, student_id, runs, files, when) -> str:
                      f"{r.points:g} / {r.total:g} | {r.problem or (f'{len(r.errors)} error(s)' if r.errors else '')} |"
                      for r in runs)
     listed = "\n".join(f"- `{rel}`" for rel in files)
-    return (f"# {spec.name} — {spec.title}\n\n**Name:** {name}  \n**Student id:** {student_id}  \n"
+    title = spec.name + (f" — {spec.title}" if spec.title else "")
+    appendix = f"\n\nFiles in the appendix:\n\n{listed}" if files else ""
+    return (f"# {title}\n\n**Name:** {name}  \n**Student id:** {student_id}  \n"
             f"**Run on:** {when:%Y-%m-%d %H:%M}\n\n| Notebook | Graded checks | Points | Problems |\n"
-            f"|---|---|---|---|\n{rows}\n\nFiles in the appendix:\n\n{listed}\n")
+            f"|---|---|---|---|\n{rows}{appendix}\n")
 
 
 def _latex_error(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ class HandinSpec:
     notebooks: tuple[str, ...]  # tester notebooks, without ".ipynb", in handout order
     student_files: tuple[str, ...]  # library files students edit, relative to the folder
     library_roots: tuple[str, ...]  # top-level folders of the library ("mytorch",)
-    title: str = ""  # shown on the cover, e.g. "MyTorch"
+    title: str = ""  # the assignment's declared title, shown on the cover: "MyTorch, part 1"
 
     @property
     def pdf_name(self) -> str:
@@ -58,10 +58,13 @@ class HandinSpec:
                    library_roots=tuple(data["library_roots"]), title=data.get("title", ""))
 
 
-def spec_of(assignment: Any, title: str = "MyTorch") -> HandinSpec:
-    """The hand-in facts of a ``coursekit.assignment.Assignment`` (instructor side)."""
+def spec_of(assignment: Any, title: str | None = None) -> HandinSpec:
+    """The hand-in facts of a ``coursekit.assignment.Assignment`` (instructor side); the cover's
+    title is the one the assignment declares (none where that is only its name)."""
     files = tuple(assignment.student_files) + tuple(assignment.library_files)
     roots = tuple(sorted({PurePosixPath(f).parts[0] for f in files if len(PurePosixPath(f).parts) > 1}))
+    if title is None:
+        title = assignment.title if assignment.title and assignment.title != assignment.name else ""
     return HandinSpec(assignment.name, tuple(assignment.notebooks), tuple(assignment.student_files), roots, title)
 
 
