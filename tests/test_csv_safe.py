@@ -41,8 +41,8 @@ def test_text_cells_that_look_like_formulas_become_text():
 def graded_course(kit_copy):
     """The released kit course with a submission of each id in its gradebook, every item scored,
     the written one too (one at -0.0, which a spreadsheet must still read as a number)."""
-    course_copy = kit_copy
-    with Gradebook(course_copy.db_url) as gb:
+    course = kit_copy
+    with Gradebook(course.db_url) as gb:
         for n, student in enumerate(HOSTILE_IDS + HONEST_IDS):
             gb.add_student(student)
             submission = gb.add_submission(KIT1.name, student)
@@ -50,7 +50,7 @@ def graded_course(kit_copy):
                 for k, grade in enumerate(notebook.grades):
                     grade.auto_score = -0.0 if (n, k) == (0, 0) else min(float(grade.max_score or 0), 0.5 * (k + 1))
         gb.db.commit()
-    return course_copy
+    return course
 
 
 def test_course_export_writes_student_ids_as_text_and_scores_as_numbers(graded_course, tmp_path, capsys):

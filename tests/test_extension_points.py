@@ -200,15 +200,15 @@ def test_an_executor_that_cannot_be_made_is_named_in_one_line(in_process, name, 
 def test_the_cli_names_an_unknown_executor_or_backend_before_grading(kit_copy, capsys):
     from coursekit.cli import main
 
-    course_copy = kit_copy
-    root = str(course_copy.root)
+    course = kit_copy
+    root = str(course.root)
     assert main(["--course", root, "autograde", "kit1", "--executor", "slurm"]) == 1
     assert "course autograde: error: unknown executor 'slurm'" in capsys.readouterr().err
     assert main(["--course", root, "autograde", "kit1", "--sandbox", "podman"]) == 1
     assert "course autograde: error: unknown sandbox backend 'podman'" in capsys.readouterr().err
     assert main(["--course", root, "autograde", "kit1", "--engine", "nbgrader", "--executor", "pool"]) == 1
     assert "--engine nbgrader is --executor nbgrader" in capsys.readouterr().err
-    assert not course_copy.folder("autograded", "kit1").exists()  # nothing was graded
+    assert not course.folder("autograded", "kit1").exists()  # nothing was graded
 
 
 def test_the_nbgrader_executor_reports_what_nbgrader_reported(kit_copy, monkeypatch):

@@ -132,16 +132,16 @@ def test_surrogates_escapes_odd_names_and_bogus_times_never_stop_a_result(kit_co
 @NEEDS_SANDBOX
 def test_on_a_dask_cluster_too(kit_copy):
     """--dask: the result crosses from the worker as a dict; the client records it."""
-    course_copy = kit_copy
-    raiser = _reference(course_copy, "raiser")
+    course = kit_copy
+    raiser = _reference(course, "raiser")
     _replace(raiser / ACT, TANH_FORWARD, RAISES + TANH_FORWARD)
     (raiser / "timestamp.txt").write_text(BAD_TIMES["zone_path"])
-    proc = _autograde(course_copy, "--dask", "local")
+    proc = _autograde(course, "--dask", "local")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    data = _outputs_written(course_copy, "raiser")
+    data = _outputs_written(course, "raiser")
     assert "ValueError: \\udc80 \\udcff" in next(t for t in data["tests"] if t["name"] == "tanh")["output"]
     assert "the hand-in time is unknown" in data["output"]
-    assert _auto_totals(item_scores(course_copy.db_url, KIT1)) == {"raiser": 18}  # tanh's 1 point lost
+    assert _auto_totals(item_scores(course.db_url, KIT1)) == {"raiser": 18}  # tanh's 1 point lost
 
 
 def test_a_result_with_lone_surrogates_is_written_as_valid_utf8(tmp_path):
@@ -184,10 +184,10 @@ def test_the_formgrader_lists_an_assignment_with_a_bogus_timestamp(kit_copy):
     from coursekit.formgrader import install
 
     install(Config())
-    course_copy = kit_copy
+    course = kit_copy
     for student, text in (("ok", "2026-01-01 12:00:00.000000 UTC"), ("bogus", BAD_TIMES["zone_path"])):
-        dest = copy_release(course_copy.folder("release", "kit1"), course_copy.folder("submitted", "kit1", student))
+        dest = copy_release(course.folder("release", "kit1"), course.folder("submitted", "kit1", student))
         (dest / "timestamp.txt").write_text(text)
-    api = NbGraderAPI(coursedir=CourseDirectory(root=str(course_copy.root), db_url=course_copy.db_url))
+    api = NbGraderAPI(coursedir=CourseDirectory(root=str(course.root), db_url=course.db_url))
     assert api.get_submitted_timestamp("kit1", "bogus") is None
     assert str(api.get_submitted_timestamp("kit1", "ok")) == "2026-01-01 12:00:00"
