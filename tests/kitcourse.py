@@ -613,6 +613,12 @@ def release_course(root: Path) -> Course:
     return course
 
 
+def auto_totals(scores: dict[str, dict[str, float | None]]) -> dict[str, float]:
+    """Each student's autograded points, from gradebook scores (``item_scores``): the written item
+    is left out, as it is None while it awaits a TA (or 0 when left blank)."""
+    return {s: sum(v[i.grade_id] for i in KIT1.auto_items) for s, v in scores.items()}
+
+
 def assignment_of(course: Course) -> Assignment:
     return course.assignment(NAME)
 

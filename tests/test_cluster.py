@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from conftest import REPO, copy_course
-from kitcourse import BUGGY_LOST, KIT1
+from kitcourse import BUGGY_LOST, KIT1, auto_totals
 from hostile import HOSTILE, build
 
 from coursekit.autograde import sandbox
@@ -32,11 +32,6 @@ CHOSEN = ("syntax_error", "kill_the_harness", "symlink_to_reference", "fifo_and_
 # The kit course's 19 autograded points; buggy loses its planted bugs' items (kitcourse.SAMPLES).
 SAMPLES = {"reference": 19, "blank": 0, "buggy": 19 - sum(BUGGY_LOST.values())}
 EXPECTED = {**SAMPLES, **{h.name: h.expected() for h in HOSTILE if h.name in CHOSEN}}
-
-
-def auto_totals(scores: dict) -> dict[str, float]:
-    """Each student's autograded points (a written answer awaiting its TA is None, left out)."""
-    return {s: sum(v[i.grade_id] for i in KIT1.auto_items) for s, v in scores.items()}
 
 
 def _class(course) -> None:

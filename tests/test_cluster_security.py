@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, copy_course
-from kitcourse import BUGGY_LOST, KIT1
+from kitcourse import BUGGY_LOST, KIT1, auto_totals
 
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import Grader, GraderConfig
@@ -30,11 +30,6 @@ if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available(
 ATTACK = Path(__file__).with_name("cluster_attack.py")
 # The kit course's 19 autograded points; buggy loses its planted bugs' items (kitcourse.SAMPLES).
 TOTALS = {"reference": 19, "blank": 0, "buggy": 19 - sum(BUGGY_LOST.values())}
-
-
-def auto_totals(scores: dict) -> dict[str, float]:
-    """Each student's autograded points (a written answer awaiting its TA is None, left out)."""
-    return {s: sum(v[i.grade_id] for i in KIT1.auto_items) for s, v in scores.items()}
 
 
 def attack(mode: str, addresses: list[str]) -> dict:

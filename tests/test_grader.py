@@ -15,17 +15,12 @@ from coursekit.gradebook import item_scores
 from coursekit.samples import copy_release, hand_in_reference, make_samples
 
 from conftest import copy_course
-from kitcourse import BUGGY_LOST, KIT1, write_course
+from kitcourse import BUGGY_LOST, KIT1, auto_totals, write_course
 
 # Hand-derived: the 19 autograded points; buggy (kitcourse.SAMPLES) loses tanh, mse_backward,
 # linear_init (1 each) and slope (2).  The written item is never in these: a TA grades it.
 AUTO = {"reference": 19, "blank": 0, "buggy": 14}
-assert sum(BUGGY_LOST.values()) == 5 and KIT1.auto_points == 19 and KIT1.total_points == 20
 
-
-def auto_totals(scores: dict) -> dict[str, float]:
-    """Each student's autograded points (a written answer awaiting its TA is None, left out)."""
-    return {s: sum(v[i.grade_id] for i in KIT1.auto_items) for s, v in scores.items()}
 
 if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)
@@ -38,6 +33,11 @@ def graded(kit_course, tmp_path_factory):
     summary = autograde(KIT1, course, jobs=2, progress=False)
     assert sorted(summary.graded) == ["blank", "buggy", "reference"]
     return course
+
+
+def test_the_hand_derived_totals_agree_with_the_declaration():
+    assert KIT1.auto_points == AUTO["reference"] and KIT1.total_points == AUTO["reference"] + 1
+    assert AUTO["buggy"] == AUTO["reference"] - sum(BUGGY_LOST.values())
 
 
 def test_results_json_is_gradescope_shaped(graded):

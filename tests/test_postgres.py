@@ -16,7 +16,7 @@ from coursekit.release import release
 from coursekit.samples import make_samples
 
 from conftest import copy_course
-from kitcourse import BUGGY_LOST, KIT1
+from kitcourse import BUGGY_LOST, KIT1, auto_totals
 
 # The kit course's 19 autograded points; buggy loses its planted bugs' items (kitcourse.SAMPLES).
 TOTALS = {"reference": 19, "blank": 0, "buggy": 19 - sum(BUGGY_LOST.values())}
@@ -72,7 +72,7 @@ def test_autograde_into_postgresql(kit_course, tmp_path, postgres_url):
     summary = autograde(KIT1, course, jobs=2, progress=False)
     assert summary.failed == {}
     scores = item_scores(postgres_url, KIT1)
-    assert {s: sum(v[i.grade_id] for i in KIT1.auto_items) for s, v in scores.items()} == TOTALS
+    assert auto_totals(scores) == TOTALS
     assert {s: v["why"] for s, v in scores.items()} == {"reference": None, "blank": 0, "buggy": None}
     # and nbgrader itself reads the same scores from PostgreSQL
     out = tmp_path / "export.csv"

@@ -16,7 +16,7 @@ import subprocess
 import sys
 
 import pytest
-from kitcourse import ACT, KIT1
+from kitcourse import ACT, KIT1, auto_totals
 
 from coursekit.autograde import sandbox
 from coursekit.results import SubmissionResult
@@ -49,11 +49,6 @@ def _reference(course, student: str):
     dest = copy_release(course.folder("release", "kit1"), course.folder("submitted", "kit1", student))
     hand_in_reference(KIT1, course.repo, dest)
     return dest
-
-
-def _auto_totals(scores: dict) -> dict[str, float]:
-    """Each student's autograded points (a written answer awaits its TA: None, not counted)."""
-    return {s: sum(v[i.grade_id] for i in KIT1.auto_items) for s, v in scores.items()}
 
 
 def _replace(path, old: str, new: str) -> None:
@@ -100,7 +95,7 @@ def test_surrogates_escapes_odd_names_and_bogus_times_never_stop_a_result(kit_co
     scores = item_scores(course.db_url, KIT1)
     # 19 autograded points; tanh and sigmoid are 1 point each, and no other item runs them.
     expected = {"raiser": 18, "printer": 18, "esc\x1b[2J": 19, **{s: 19 for s in BAD_TIMES}}
-    assert _auto_totals(scores) == expected
+    assert auto_totals(scores) == expected
     assert all(v["why"] is None for v in scores.values())  # the model answer, awaiting a TA
     raised = _outputs_written(course, "raiser")
     tanh = next(t for t in raised["tests"] if t["name"] == "tanh")
@@ -141,7 +136,7 @@ def test_on_a_dask_cluster_too(kit_copy):
     data = _outputs_written(course, "raiser")
     assert "ValueError: \\udc80 \\udcff" in next(t for t in data["tests"] if t["name"] == "tanh")["output"]
     assert "the hand-in time is unknown" in data["output"]
-    assert _auto_totals(item_scores(course.db_url, KIT1)) == {"raiser": 18}  # tanh's 1 point lost
+    assert auto_totals(item_scores(course.db_url, KIT1)) == {"raiser": 18}  # tanh's 1 point lost
 
 
 def test_a_result_with_lone_surrogates_is_written_as_valid_utf8(tmp_path):
