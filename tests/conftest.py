@@ -23,7 +23,9 @@ def repo() -> Path:
 def released_course(tmp_path_factory, repo):
     """A course root (not the repo) with hw1 released into it and a fresh gradebook.
 
-    Tests copy it (see `course_copy`) so that each grades into its own gradebook."""
+    Only for tests about hw1's own release (its README, PDF, notebooks, student view); the kit's
+    tests grade the kit course (`kit_course`).  Tests that grade copy it (`copy_course`), so that
+    each grades into its own gradebook."""
     from coursekit.course import Course
     from coursekit.release import release
 
@@ -55,11 +57,6 @@ def copy_course(course, root):
 
     shutil.copytree(course.root, root, symlinks=True)
     return Course(root)
-
-
-@pytest.fixture
-def course_copy(released_course, tmp_path):
-    return copy_course(released_course, tmp_path / "course")
 
 
 def fake_nbgrader(assignment, course) -> None:

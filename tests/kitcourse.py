@@ -613,18 +613,32 @@ def release_course(root: Path) -> Course:
     return course
 
 
+def auto_totals(scores: dict[str, dict[str, float | None]]) -> dict[str, float]:
+    """Each student's autograded points, from gradebook scores (``item_scores``): the written item
+    is left out, as it is None while it awaits a TA (or 0 when left blank)."""
+    return {s: sum(v[i.grade_id] for i in KIT1.auto_items) for s, v in scores.items()}
+
+
 def assignment_of(course: Course) -> Assignment:
     return course.assignment(NAME)
 
 
 def declared() -> Assignment:
     """The kit course's assignment, as its declaration states it (read from a scratch folder,
-    so that test modules know it at import time, before any course is written)."""
+    so that test modules know it at import time, before any course is written).
+
+    The folder lives as long as the process: an Assignment keeps its declaration's path, and the
+    grader's digest reads the declaration there.  Deleted, it reads as missing, and a hand-in graded
+    in-process with KIT1 would never count as unchanged for `course autograde kit1` (which reads the
+    course's own, identical, declaration), nor the other way round."""
+    import atexit
+    import shutil
     import tempfile
 
-    with tempfile.TemporaryDirectory() as tmp:
-        write_files(Path(tmp) / "source" / NAME, {"assignment.toml": DECLARATION})
-        return load_assignment(Path(tmp), NAME)
+    tmp = Path(tempfile.mkdtemp(prefix="kit1-declaration-"))
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    write_files(tmp / "source" / NAME, {"assignment.toml": DECLARATION})
+    return load_assignment(tmp, NAME)
 
 
 KIT1 = declared()

@@ -1,6 +1,7 @@
-"""Plain `nbgrader autograde` with the repo's config grades the students' own library.
+"""Plain `nbgrader autograde` with the config `course new` writes grades the students' own library.
 
-Expected scores come from the spec's points table: a bug costs exactly the
+The kit course (tests/kitcourse.py) is graded, with the template nbgrader_config.py in place of
+its minimal one.  Expected scores come from the spec's points table: a bug costs exactly the
 items whose code it is in.
 """
 import pytest
@@ -9,42 +10,49 @@ from coursekit.autograde.plain import autograde
 from coursekit.gradebook import item_scores
 from coursekit.samples import break_file, copy_release, hand_in_reference, make_samples
 
-from conftest import HW1, copy_course
+from conftest import copy_course
+from kitcourse import KIT1, LINEAR
 
-POINTS = {item.grade_id: item.points for item in HW1.items}
+POINTS = {item.grade_id: item.points for item in KIT1.items}
 
 
-def expected(lost: set[str]) -> float:
-    return HW1.total_points - sum(POINTS[g] for g in lost)
+def auto_total(scores: dict) -> float:
+    """The autograded points (the written answer, awaiting a TA or 0, is not nbgrader's to score)."""
+    return sum(scores[i.grade_id] for i in KIT1.auto_items)
 
 
 @pytest.fixture(scope="module")
-def graded(released_course, tmp_path_factory):
-    course = copy_course(released_course, tmp_path_factory.mktemp("plain") / "course")
-    make_samples(HW1, course)
+def graded(kit_course, tmp_path_factory):
+    from coursekit.scaffold import nbgrader_config
+
+    course = copy_course(kit_course, tmp_path_factory.mktemp("plain") / "course")
+    # What plain nbgrader needs (exclude_overwriting); course id "test", as the gradebook has it.
+    (course.root / "nbgrader_config.py").write_text(nbgrader_config("test"))
+    make_samples(KIT1, course)
     # (the typical-bugs sample is graded by the sandboxed grader's tests)
     # A student whose Linear.backward forgets the bias gradient's sum.
-    dest = copy_release(course.folder("release", "hw1"), course.folder("submitted", "hw1", "nobias"))
-    hand_in_reference(HW1, course.repo, dest)
-    break_file(dest, "mytorch/nn/linear.py", "self.dLdb = dLdO.sum(axis=0)", "self.dLdb = dLdO[0]")
-    # TrainingTester has no graded cells; leaving it out saves a minute of training.
-    failed = autograde(HW1, course, students=["reference", "blank", "nobias"], notebooks="[!T]*")
+    dest = copy_release(course.folder("release", "kit1"), course.folder("submitted", "kit1", "nobias"))
+    hand_in_reference(KIT1, course.repo, dest)
+    break_file(dest, LINEAR, "self.dLdb = dLdO.sum(axis=0)", "self.dLdb = dLdO[0]")
+    failed = autograde(KIT1, course, students=["reference", "blank", "nobias"])
     assert failed == []
-    return item_scores(course.db_url, HW1)
+    return item_scores(course.db_url, KIT1)
 
 
 def test_the_reference_scores_full_marks(graded):
-    assert sum(graded["reference"].values()) == HW1.total_points == 35
+    assert auto_total(graded["reference"]) == KIT1.auto_points == 19
+    assert graded["reference"]["why"] is None  # the model answer, awaiting a TA
 
 
 def test_an_unchanged_release_scores_zero(graded):
-    assert sum(graded["blank"].values()) == 0
+    assert auto_total(graded["blank"]) == 0 and graded["blank"]["why"] == 0
 
 
 def test_a_broken_linear_backward_also_costs_the_mlps(graded):
-    lost = {g for g, p in graded["nobias"].items() if p < POINTS[g]}
-    assert lost == {"linear_backward", "mlp0", "mlp1", "mlp4"}
-    assert sum(graded["nobias"].values()) == 19
+    lost = {g for g, p in graded["nobias"].items() if p is not None and p < POINTS[g]}
+    # The MLP items run linear.py too (the declaration): 19 - 3 - 2 - 2.
+    assert lost == {"linear_backward", "mlp0", "mlp1"}
+    assert auto_total(graded["nobias"]) == 12
 
 
 def test_exclude_overwriting_is_derived_from_the_student_files(repo):

@@ -15,7 +15,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import HW1, REPO, copy_course
+from conftest import REPO, copy_course
+from kitcourse import BUGGY_LOST, KIT1, auto_totals
 
 from coursekit.autograde import sandbox
 from coursekit.autograde.grader import Grader, GraderConfig
@@ -27,7 +28,8 @@ if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available(
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)
 
 ATTACK = Path(__file__).with_name("cluster_attack.py")
-TOTALS = {"reference": 35, "blank": 0, "buggy": 30}
+# The kit course's 19 autograded points; buggy loses its planted bugs' items (kitcourse.SAMPLES).
+TOTALS = {"reference": 19, "blank": 0, "buggy": 19 - sum(BUGGY_LOST.values())}
 
 
 def attack(mode: str, addresses: list[str]) -> dict:
@@ -39,22 +41,22 @@ def attack(mode: str, addresses: list[str]) -> dict:
 
 
 def _cli(course, *args, timeout=600, env=None):
-    return subprocess.run([sys.executable, "-m", "coursekit.cli", "--course", str(course.root), "autograde", "hw1",
+    return subprocess.run([sys.executable, "-m", "coursekit.cli", "--course", str(course.root), "autograde", "kit1",
                            *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, env=env)
 
 
 # -- --dask local ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def local_run(released_course, tmp_path_factory):
+def local_run(kit_course, tmp_path_factory):
     """Grade two hand-ins with `--dask local`; while its cluster is up, attack it and look at it."""
     import psutil
     from dask import distributed
 
     from coursekit.autograde.cluster import grade_on_cluster
 
-    course = copy_course(released_course, tmp_path_factory.mktemp("local") / "course")
-    make_samples(HW1, course)
+    course = copy_course(kit_course, tmp_path_factory.mktemp("local") / "course")
+    make_samples(KIT1, course)
     started = []
 
     class Recorded(distributed.LocalCluster):
@@ -78,7 +80,7 @@ def local_run(released_course, tmp_path_factory):
                     plain=attack("plain", addresses), foreign=attack("foreign", addresses),
                     trusted=_run_with(cluster.scheduler_address, cluster.security))
 
-    grader = Grader(HW1, course, GraderConfig.for_assignment(HW1))
+    grader = Grader(KIT1, course, GraderConfig.for_assignment(KIT1))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(distributed, "LocalCluster", Recorded)
         results = dict(grade_on_cluster("local", grader, grader.references(), ["reference", "buggy"], 2,
@@ -132,15 +134,15 @@ def test_the_local_cluster_serves_no_http_pages(local_run):
 def test_the_kits_own_credentials_grade(local_run):
     assert len(local_run["trusted"]) == 2  # a client holding this run's credentials reaches both workers
     results = local_run["results"]
-    assert {s: getattr(r, "score", r) for s, r in results.items()} == {"reference": 35, "buggy": 30}
+    assert {s: getattr(r, "score", r) for s, r in results.items()} == {"reference": 19, "buggy": 14}
 
 
 # -- the command line: what it refuses, before anything starts --------------------------------
 
 @pytest.fixture(scope="module")
-def small_course(released_course, tmp_path_factory):
-    course = copy_course(released_course, tmp_path_factory.mktemp("refused") / "course")
-    make_samples(HW1, course)
+def small_course(kit_course, tmp_path_factory):
+    course = copy_course(kit_course, tmp_path_factory.mktemp("refused") / "course")
+    make_samples(KIT1, course)
     return course
 
 
@@ -154,7 +156,7 @@ def test_a_plain_tcp_scheduler_is_refused_without_opt_in(small_course, address):
     assert lines[0].startswith(f"course autograde: error: --dask {address}: refused: ")
     assert "--dask-insecure" in lines[0] and "--dask-tls-ca-file" in lines[0]
     assert time.monotonic() - started < 60  # no connection tried: no wait for the scheduler
-    assert item_scores(small_course.db_url, HW1) == {}
+    assert item_scores(small_course.db_url, KIT1) == {}
 
 
 def _pem(tmp_path) -> Path:
@@ -179,7 +181,7 @@ def test_a_misused_dask_option_is_one_clear_line(small_course, tmp_path, args, m
     assert out.returncode == 1
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message.format(**names) in lines[0], out.stderr
-    assert item_scores(small_course.db_url, HW1) == {}
+    assert item_scores(small_course.db_url, KIT1) == {}
 
 
 # -- a running cluster, reached with the operator's certificates --------------------------------
@@ -253,29 +255,27 @@ def tls_cluster(tmp_path_factory):
                 process.kill()
 
 
-def test_a_tls_cluster_grades_through_the_cli_options(tls_cluster, released_course, tmp_path):
-    course = copy_course(released_course, tmp_path / "course")
-    make_samples(HW1, course)
+def test_a_tls_cluster_grades_through_the_cli_options(tls_cluster, kit_course, tmp_path):
+    course = copy_course(kit_course, tmp_path / "course")
+    make_samples(KIT1, course)
     creds = tls_cluster["creds"]
     out = _cli(course, "--dask", tls_cluster["address"], "--dask-tls-ca-file", str(creds / "ca.pem"),
                "--dask-tls-cert", str(creds / "client.pem"), "--dask-tls-key", str(creds / "client.key"))
     assert out.returncode == 0, out.stderr[-3000:]
     assert f"grading on Dask: {tls_cluster['address']}, 1 workers" in out.stderr
-    totals = {s: sum(v.values()) for s, v in item_scores(course.db_url, HW1).items()}
-    assert totals == TOTALS
+    assert auto_totals(item_scores(course.db_url, KIT1)) == TOTALS
 
 
-def test_a_tls_cluster_takes_the_credentials_from_dask_config(tls_cluster, released_course, tmp_path):
-    course = copy_course(released_course, tmp_path / "course")
-    make_samples(HW1, course)
+def test_a_tls_cluster_takes_the_credentials_from_dask_config(tls_cluster, kit_course, tmp_path):
+    course = copy_course(kit_course, tmp_path / "course")
+    make_samples(KIT1, course)
     creds = tls_cluster["creds"]
     env = {**os.environ, "DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(creds / "ca.pem"),
            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(creds / "client.pem"),
            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(creds / "client.key")}
     out = _cli(course, "--dask", tls_cluster["address"], "--student", "reference", env=env)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert item_scores(course.db_url, HW1)["reference"] and \
-        sum(item_scores(course.db_url, HW1)["reference"].values()) == TOTALS["reference"]
+    assert auto_totals(item_scores(course.db_url, KIT1))["reference"] == TOTALS["reference"]
 
 
 def test_a_tls_cluster_refuses_whoever_lacks_its_credentials(tls_cluster):
@@ -287,17 +287,17 @@ def test_a_tls_cluster_refuses_whoever_lacks_its_credentials(tls_cluster):
         assert ran == {}, f"{mode}: code ran on the cluster as uid {ran}"
 
 
-def test_a_certificate_from_another_ca_is_one_clear_error(tls_cluster, released_course, tmp_path, monkeypatch):
+def test_a_certificate_from_another_ca_is_one_clear_error(tls_cluster, kit_course, tmp_path, monkeypatch):
     from coursekit.autograde import cluster
     from coursekit.autograde.run import autograde
     from coursekit.course import CourseError
 
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 5)
     other = make_credentials(tmp_path / "other", names=("client",))
-    course = copy_course(released_course, tmp_path / "course")
-    make_samples(HW1, course)
+    course = copy_course(kit_course, tmp_path / "course")
+    make_samples(KIT1, course)
     target = cluster.DaskTarget(tls_cluster["address"], ca_file=str(tls_cluster["creds"] / "ca.pem"),
                                 cert=str(other / "client.pem"), key=str(other / "client.key"))
     with pytest.raises(CourseError, match="refused this client's credentials"):
-        autograde(HW1, course, jobs=1, config=GraderConfig.for_assignment(HW1), progress=False, dask=target)
-    assert item_scores(course.db_url, HW1) == {}  # nothing recorded
+        autograde(KIT1, course, jobs=1, config=GraderConfig.for_assignment(KIT1), progress=False, dask=target)
+    assert item_scores(course.db_url, KIT1) == {}  # nothing recorded

@@ -15,7 +15,8 @@ import re
 import pytest
 from nbgrader.api import Gradebook
 
-from conftest import HW1, REPO
+from conftest import REPO
+from kitcourse import KIT1
 from coursekit import similarity
 from coursekit.cli import main
 from coursekit.spreadsheet import text_cell
@@ -37,23 +38,24 @@ def test_text_cells_that_look_like_formulas_become_text():
 
 
 @pytest.fixture
-def graded_course(course_copy):
-    """The released course with a submission of each id in its gradebook, every item scored
-    (one at -0.0, which a spreadsheet must still read as a number)."""
-    with Gradebook(course_copy.db_url) as gb:
+def graded_course(kit_copy):
+    """The released kit course with a submission of each id in its gradebook, every item scored,
+    the written one too (one at -0.0, which a spreadsheet must still read as a number)."""
+    course = kit_copy
+    with Gradebook(course.db_url) as gb:
         for n, student in enumerate(HOSTILE_IDS + HONEST_IDS):
             gb.add_student(student)
-            submission = gb.add_submission(HW1.name, student)
+            submission = gb.add_submission(KIT1.name, student)
             for notebook in submission.notebooks:
                 for k, grade in enumerate(notebook.grades):
                     grade.auto_score = -0.0 if (n, k) == (0, 0) else min(float(grade.max_score or 0), 0.5 * (k + 1))
         gb.db.commit()
-    return course_copy
+    return course
 
 
 def test_course_export_writes_student_ids_as_text_and_scores_as_numbers(graded_course, tmp_path, capsys):
     out = tmp_path / "grades.csv"
-    assert main(["--course", str(graded_course.root), "export", HW1.name, "-o", str(out)]) == 0
+    assert main(["--course", str(graded_course.root), "export", KIT1.name, "-o", str(out)]) == 0
     with open(out, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
@@ -73,7 +75,7 @@ def test_course_export_writes_student_ids_as_text_and_scores_as_numbers(graded_c
 
 
 def test_the_score_table_shows_ids_with_control_characters_escaped(graded_course, capsys):
-    assert main(["--course", str(graded_course.root), "scores", HW1.name]) == 0
+    assert main(["--course", str(graded_course.root), "scores", KIT1.name]) == 0
     out = capsys.readouterr().out
     assert not [c for c in out if c != "\n" and not c.isprintable()]
     assert "\\x1b[2Jmallory" in out and "\\rfoo" in out
@@ -88,7 +90,7 @@ def test_autograde_failure_lines_are_escaped(graded_course, monkeypatch, capsys)
         return summary
 
     monkeypatch.setattr(run, "autograde", failing)
-    code = main(["--course", str(graded_course.root), "autograde", HW1.name, "--allow-unsandboxed"])
+    code = main(["--course", str(graded_course.root), "autograde", KIT1.name, "--allow-unsandboxed"])
     captured = capsys.readouterr()
     assert code == 1
     assert not [c for c in captured.out + captured.err if c != "\n" and not c.isprintable()]

@@ -27,9 +27,9 @@ from coursekit.runtime.handin.bundle import write_zip
 from coursekit.runtime.handin.spec import spec_of
 from coursekit.samples import hand_in_reference
 
-from conftest import HW1
+from kitcourse import KIT1
 
-COURSE_ID = HW1.package  # what the course's nbgrader_config.py sets as CourseDirectory.course_id
+COURSE_ID = "test"  # what the kit course's nbgrader_config.py sets as CourseDirectory.course_id (write_settings)
 
 
 def nbgrader(cwd: Path, *args: str, home: Path | None = None) -> str:
@@ -49,59 +49,60 @@ def as_student(home: Path, exchange: Path, student: str, *args: str) -> str:
 
 
 def scores(course, student: str):
-    result = read_result(course.folder("autograded", HW1.name, student) / "results.json")
+    result = read_result(course.folder("autograded", KIT1.name, student) / "results.json")
     assert result is not None, f"{student} was not graded"
     return result
 
 
-@pytest.mark.slow  # about 4 minutes on two shared cores
-def test_release_fetch_submit_collect_grade_and_feedback_through_the_exchange(course_copy, tmp_path, repo):
-    course, exchange = course_copy, tmp_path / "exchange"
+@pytest.mark.slow  # nbgrader's commands, each a process of its own
+def test_release_fetch_submit_collect_grade_and_feedback_through_the_exchange(kit_copy, tmp_path):
+    course, exchange = kit_copy, tmp_path / "exchange"
     exchange.mkdir()
-    nbgrader(course.root, "release_assignment", HW1.name, f"--Exchange.root={exchange}")
+    nbgrader(course.root, "release_assignment", KIT1.name, f"--Exchange.root={exchange}")
 
-    released = course.folder("release", HW1.name)
+    released = course.folder("release", KIT1.name)
     inbox = tmp_path / "zips"
     inbox.mkdir()
     homes = {}
     for student, reference in (("ada", True), ("bob", False)):
         home = homes[student] = tmp_path / "home" / student
         home.mkdir(parents=True)
-        as_student(home, exchange, student, "fetch_assignment", HW1.name)
-        mine = home / HW1.name
+        as_student(home, exchange, student, "fetch_assignment", KIT1.name)
+        mine = home / KIT1.name
         # Everything of the release reaches the student: notebooks, library stubs, shipped kit, data.
         assert sorted(p.relative_to(mine).as_posix() for p in mine.rglob("*") if p.is_file()) == \
             sorted(p.relative_to(released).as_posix() for p in released.rglob("*") if p.is_file())
         if reference:
-            hand_in_reference(HW1, repo, mine)
-        as_student(home, exchange, student, "submit", HW1.name)
+            hand_in_reference(KIT1, course.repo, mine)
+        as_student(home, exchange, student, "submit", KIT1.name)
         # The same folder, handed in as a zip (what handin.py writes) for a twin student.
-        write_zip(mine, spec_of(HW1), {}, {"id": f"{student}-zip"}, inbox / f"{student}-zip.zip")
+        write_zip(mine, spec_of(KIT1), {}, {"id": f"{student}-zip"}, inbox / f"{student}-zip.zip")
 
-    nbgrader(course.root, "collect", HW1.name, f"--Exchange.root={exchange}")
+    nbgrader(course.root, "collect", KIT1.name, f"--Exchange.root={exchange}")
     for student in homes:
-        got = course.folder("submitted", HW1.name, student)
+        got = course.folder("submitted", KIT1.name, student)
         assert (got / "timestamp.txt").is_file() and (got / "submission_secret.txt").is_file()
-        assert (got / "mytorch").is_dir()
-    assert main(["--course", str(course.root), "collect", HW1.name, str(inbox)]) == 0
-    assert main(["--course", str(course.root), "autograde", HW1.name, "-j", "2"]) == 0
+        assert (got / KIT1.package).is_dir()
+    assert main(["--course", str(course.root), "collect", KIT1.name, str(inbox)]) == 0
+    assert main(["--course", str(course.root), "autograde", KIT1.name, "-j", "2"]) == 0
 
-    total = HW1.total_points
-    for student, expected in (("ada", total), ("bob", 0)):
+    for student, expected in (("ada", KIT1.auto_points), ("bob", 0)):
         through_exchange, as_zip = scores(course, student), scores(course, f"{student}-zip")
         assert sum(item.points for item in through_exchange.items) == expected
         assert [(i.grade_id, i.points, i.reason) for i in through_exchange.items] == \
             [(i.grade_id, i.points, i.reason) for i in as_zip.items]
         assert through_exchange.notes == as_zip.notes  # nbgrader's own files are no "extra files"
 
-    nbgrader(course.root, "release_feedback", HW1.name, f"--Exchange.root={exchange}")
+    nbgrader(course.root, "release_feedback", KIT1.name, f"--Exchange.root={exchange}")
     for student, home in homes.items():
-        as_student(home, exchange, student, "fetch_feedback", HW1.name)
-        page = (course.folder("feedback", HW1.name, student) / "feedback.html").read_text(encoding="utf-8")
-        fetched = list((home / HW1.name / "feedback").glob("*/*.html"))
-        assert sorted(p.stem for p in fetched) == sorted(HW1.notebooks)
+        as_student(home, exchange, student, "fetch_feedback", KIT1.name)
+        page = (course.folder("feedback", KIT1.name, student) / "feedback.html").read_text(encoding="utf-8")
+        fetched = list((home / KIT1.name / "feedback").glob("*/*.html"))
+        assert sorted(p.stem for p in fetched) == sorted(KIT1.notebooks)
         assert all(p.read_text(encoding="utf-8") == page for p in fetched)
-        assert f"{HW1.name}: {total if student == 'ada' else 0} / {total}</h1>" in page
+        # 19 of the 20 points are autograded; ada's written answer awaits its TA, bob's is blank (0).
+        assert {"ada": "kit1: 19 / 20 <small>(+ 1 points awaiting manual grading)</small></h1>",
+                "bob": "kit1: 0 / 20</h1>"}[student] in page
 
 
 def test_only_an_exchange_submission_gets_notebook_pages_and_a_bad_secret_is_not_used(tmp_path):

@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from conftest import HW1, copy_course
+from conftest import copy_course
+from kitcourse import BUGGY_LOST, KIT1
 
 from coursekit.autograde import executors, sandbox
 from coursekit.autograde.executors import Batch, GraderExecutor, executor_for
@@ -146,27 +147,28 @@ needs_bwrap = pytest.mark.skipif(os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != 
 
 
 @needs_bwrap
-def test_a_registered_executor_grades_as_the_pool_does(in_process, released_course, tmp_path):
+def test_a_registered_executor_grades_as_the_pool_does(in_process, kit_course, tmp_path):
     from coursekit.autograde.run import autograde
     from coursekit.results import read_result
     from coursekit.samples import make_samples
 
     courses = {}
     for how in ("pool", "in-process"):
-        course = courses[how] = copy_course(released_course, tmp_path / how)
-        make_samples(HW1, course)
-        summary = autograde(HW1, course, students=["buggy"], executor=how, jobs=1, progress=False,
-                            config=GraderConfig.for_assignment(HW1))
+        course = courses[how] = copy_course(kit_course, tmp_path / how)
+        make_samples(KIT1, course)
+        summary = autograde(KIT1, course, students=["buggy"], executor=how, jobs=1, progress=False,
+                            config=GraderConfig.for_assignment(KIT1))
         assert summary.graded == ["buggy"] and summary.failed == {}
     assert in_process.seen == ["buggy"]
-    results = {how: read_result(course.folder("autograded", "hw1", "buggy") / "results.json")
+    results = {how: read_result(course.folder("autograded", "kit1", "buggy") / "results.json")
                for how, course in courses.items()}
-    assert results["pool"].score == results["in-process"].score == 30
+    # 19 autograded points less the buggy sample's planted bugs (kitcourse.SAMPLES): 14.
+    assert results["pool"].score == results["in-process"].score == 19 - sum(BUGGY_LOST.values()) == 14
     assert [(i.grade_id, i.points, i.reason) for i in results["pool"].items] == \
         [(i.grade_id, i.points, i.reason) for i in results["in-process"].items]
     # The run around it is the kit's: an unchanged submission is not sent to the executor again.
-    again = autograde(HW1, courses["in-process"], students=["buggy"], executor="in-process", progress=False,
-                      config=GraderConfig.for_assignment(HW1))
+    again = autograde(KIT1, courses["in-process"], students=["buggy"], executor="in-process", progress=False,
+                      config=GraderConfig.for_assignment(KIT1))
     assert again.skipped == ["buggy"] and in_process.seen == ["buggy"]
 
 
@@ -195,20 +197,21 @@ def test_an_executor_that_cannot_be_made_is_named_in_one_line(in_process, name, 
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_the_cli_names_an_unknown_executor_or_backend_before_grading(course_copy, capsys):
+def test_the_cli_names_an_unknown_executor_or_backend_before_grading(kit_copy, capsys):
     from coursekit.cli import main
 
-    root = str(course_copy.root)
-    assert main(["--course", root, "autograde", "hw1", "--executor", "slurm"]) == 1
+    course = kit_copy
+    root = str(course.root)
+    assert main(["--course", root, "autograde", "kit1", "--executor", "slurm"]) == 1
     assert "course autograde: error: unknown executor 'slurm'" in capsys.readouterr().err
-    assert main(["--course", root, "autograde", "hw1", "--sandbox", "podman"]) == 1
+    assert main(["--course", root, "autograde", "kit1", "--sandbox", "podman"]) == 1
     assert "course autograde: error: unknown sandbox backend 'podman'" in capsys.readouterr().err
-    assert main(["--course", root, "autograde", "hw1", "--engine", "nbgrader", "--executor", "pool"]) == 1
+    assert main(["--course", root, "autograde", "kit1", "--engine", "nbgrader", "--executor", "pool"]) == 1
     assert "--engine nbgrader is --executor nbgrader" in capsys.readouterr().err
-    assert not course_copy.folder("autograded", "hw1").exists()  # nothing was graded
+    assert not course.folder("autograded", "kit1").exists()  # nothing was graded
 
 
-def test_the_nbgrader_executor_reports_what_nbgrader_reported(course_copy, monkeypatch):
+def test_the_nbgrader_executor_reports_what_nbgrader_reported(kit_copy, monkeypatch):
     from coursekit.autograde import plain
 
     asked = []
@@ -218,7 +221,7 @@ def test_the_nbgrader_executor_reports_what_nbgrader_reported(course_copy, monke
         return ["blank"]
 
     monkeypatch.setattr(plain, "autograde", nbgrader)
-    summary = executor_for("nbgrader").autograde(HW1, course_copy, students=["reference", "blank"], force=False,
+    summary = executor_for("nbgrader").autograde(KIT1, kit_copy, students=["reference", "blank"], force=False,
                                                  config=GraderConfig(), jobs=4, progress=False)
     assert asked == [(["reference", "blank"], "*")]
     assert summary.graded == ["reference"] and list(summary.failed) == ["blank"]

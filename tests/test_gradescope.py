@@ -1,6 +1,6 @@
 """`course gradescope`: the autograder.zip's run_autograder over a folder laid out as /autograder.
 
-The course's assignment with written items is built into a zip, unzipped as Gradescope does
+The kit course (tests/kitcourse.py, which has a written item) is built into a zip, unzipped as Gradescope does
 into ``<root>/source``, and run (bash run_autograder, with COURSEKIT_GRADESCOPE_ROOT) for the
 reference (uploaded as the hand-in zip), the blank release and the buggy sample (uploaded as
 files).  Scores must equal `course autograde`'s on the same submissions; time and peak memory
@@ -19,22 +19,20 @@ from pathlib import Path
 
 import pytest
 
-from coursekit.assignment import assignment_names, load_assignment
 from coursekit.autograde import sandbox
 from coursekit.autograde.cases import read_cases
 from coursekit.autograde.run import autograde
-from coursekit.course import Course
 from coursekit.gradescope import HAND_GRADED, build
-from coursekit.release import release
 from coursekit.samples import make_samples
 
-from conftest import REPO
+from conftest import copy_course
+from kitcourse import BUGGY_LOST, KIT1
 
 if os.environ.get("COURSEKIT_REQUIRE_SANDBOX") != "1" and not sandbox.available():
     pytest.skip("bubblewrap is not usable here (apt-get install bubblewrap)", allow_module_level=True)
 
-# The course's first assignment with written (hand-graded) items, as its declarations say.
-A = next(a for a in (load_assignment(REPO, n) for n in assignment_names(REPO)) if a.manual_items)
+A = KIT1  # written (hand-graded) item: "why"
+assert A.manual_items
 STUDENTS = ("reference", "blank", "buggy")
 GRADESCOPE_MB, GRADESCOPE_SECONDS = 768, 600
 TIME = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
@@ -76,9 +74,8 @@ def zip_folder(folder: Path, out: Path, prefix: str = "") -> Path:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    course = Course.copy_of(REPO, tmp_path_factory.mktemp("gradescope") / "course")
-    release(A, course, force=True)
+def course(kit_course, tmp_path_factory):
+    course = copy_course(kit_course, tmp_path_factory.mktemp("gradescope") / "course")
     make_samples(A, course)
     return course
 
@@ -132,7 +129,8 @@ def test_same_scores_as_course_autograde(gradescope, autograded):
                     (other["score"], other["status"], other["output"].split(":")[0]), (student, test["name"])
     assert gradescope["reference"]["score"] == A.auto_points
     assert gradescope["blank"]["score"] == 0
-    assert 0 < gradescope["buggy"]["score"] < A.auto_points
+    # The buggy sample's planted bugs (kitcourse.SAMPLES), each item's points: 19 - 5.
+    assert gradescope["buggy"]["score"] == A.auto_points - sum(BUGGY_LOST.values()) == 14
 
 
 def test_results_json_is_gradescope_shaped(gradescope):

@@ -15,7 +15,11 @@ from coursekit.gradebook import item_scores
 from coursekit.release import release
 from coursekit.samples import make_samples
 
-from conftest import HW1, copy_course
+from conftest import copy_course
+from kitcourse import BUGGY_LOST, KIT1, auto_totals
+
+# The kit course's 19 autograded points; buggy loses its planted bugs' items (kitcourse.SAMPLES).
+TOTALS = {"reference": 19, "blank": 0, "buggy": 19 - sum(BUGGY_LOST.values())}
 
 STRICT = os.environ.get("COURSEKIT_REQUIRE_SANDBOX") == "1"  # set by CI: nothing may skip there
 
@@ -59,22 +63,23 @@ def postgres_url():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def test_autograde_into_postgresql(released_course, tmp_path, postgres_url):
-    plain = copy_course(released_course, tmp_path / "course")
+def test_autograde_into_postgresql(kit_course, tmp_path, postgres_url):
+    plain = copy_course(kit_course, tmp_path / "course")
     course = Course(plain.root, repo=plain.repo, db_url=postgres_url)
     # The assignment enters this gradebook the way it entered the SQLite one: by release.
-    release(HW1, course, force=True)
-    make_samples(HW1, course)
-    summary = autograde(HW1, course, jobs=2, progress=False)
+    release(KIT1, course, force=True)
+    make_samples(KIT1, course)
+    summary = autograde(KIT1, course, jobs=2, progress=False)
     assert summary.failed == {}
-    totals = {s: sum(v.values()) for s, v in item_scores(postgres_url, HW1).items()}
-    assert totals == {"reference": 35, "blank": 0, "buggy": 30}
+    scores = item_scores(postgres_url, KIT1)
+    assert auto_totals(scores) == TOTALS
+    assert {s: v["why"] for s, v in scores.items()} == {"reference": None, "blank": 0, "buggy": None}
     # and nbgrader itself reads the same scores from PostgreSQL
     out = tmp_path / "export.csv"
     course.nbgrader("export", f"--to={out}")
     import csv
 
     rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(out.open())}
-    assert rows == {"reference": 35.0, "blank": 0.0, "buggy": 30.0}
+    assert rows == {s: float(t) for s, t in TOTALS.items()}  # an ungraded written answer counts 0 there
     # The SQLite gradebook of the course copy saw none of it.
-    assert item_scores(plain.db_url, HW1) == {}
+    assert item_scores(plain.db_url, KIT1) == {}

@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import importlib.metadata
 import importlib.util
+import math
 import multiprocessing.util
 import py_compile
 import resource
@@ -527,7 +528,7 @@ def _read_channel(data: bytes, plans: dict[str, dict]) -> tuple[dict, bool]:
     ready = False
     widened = 0  # bytes of the float64 answers made so far
     try:
-        for header, arrays in protocol.decode(data, budget=MAX_CHANNEL_BYTES):
+        for header, build in protocol.frames(data, budget=MAX_CHANNEL_BYTES):
             kind, item, case = header.get("type"), header.get("item"), header.get("case")
             if kind == "ready":
                 ready = True
@@ -540,12 +541,14 @@ def _read_channel(data: bytes, plans: dict[str, dict]) -> tuple[dict, bool]:
                     continue
                 # Checks compare float64; a frame may carry 1-byte numbers (uint8, bool), which
                 # become 8 times larger: the budgets hold for what is made, not what was sent.
-                size = sum(8 * a.size for a in arrays.values())
+                # Sized from the frame's checked layout, so a refused frame is never copied: the
+                # channel itself is all that hostile answers can add to the grader.
+                size = sum(8 * math.prod(shape) for _, shape in header["arrays"].values())
                 if size > MAX_ANSWER_BYTES or widened + size > MAX_CHANNEL_BYTES:
                     answers[key] = Failure("the result is larger than any answer can be", TOO_LARGE)
                     continue
                 widened += size
-                answers[key] = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+                answers[key] = {k: np.asarray(v, dtype=np.float64) for k, v in build().items()}
     except protocol.ProtocolError:
         pass
     return answers, ready

@@ -12,10 +12,11 @@ Standard library and numpy only: the child imports this too.
 """
 from __future__ import annotations
 
+import functools
 import json
 import struct
 from typing import Any, BinaryIO
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -48,14 +49,25 @@ def encode(header: dict[str, Any], arrays: Arrays | None = None) -> bytes:
     return struct.pack(">I", len(head)) + head + payload
 
 
-def decode(data: bytes, budget: int) -> Iterator[tuple[dict[str, Any], Arrays]]:
+def decode(data: bytes | bytearray, budget: int) -> Iterator[tuple[dict[str, Any], Arrays]]:
     """The frames in ``data`` (a complete buffer); a torn last frame raises ProtocolError.
 
     ``budget`` bounds the bytes of arrays all frames together may declare."""
+    for header, build in frames(data, budget):
+        yield header, build()
+
+
+def frames(data: bytes | bytearray, budget: int) -> Iterator[tuple[dict[str, Any], Callable[[], Arrays]]]:
+    """As :func:`decode`, but each frame's arrays are built only when its ``build()`` is called.
+
+    Every frame is checked (header, layout against payload, budget) before it is yielded; the
+    header's ``arrays`` is then its true layout, so a reader can size what the frame would become
+    and refuse it without allocating anything (a copy of a refused frame costs as much as the
+    frame, up to the whole channel)."""
     view, pos = memoryview(data), 0
     while pos < len(data):
-        header, arrays, pos, budget = _frame(view, pos, budget)
-        yield header, arrays
+        header, plan, start, pos, budget = _frame(view, pos, budget)
+        yield header, functools.partial(_build, view, plan, start)
 
 
 def read_frame(stream: BinaryIO, budget: int) -> tuple[dict[str, Any], Arrays] | None:
@@ -74,8 +86,8 @@ def read_frame(stream: BinaryIO, budget: int) -> tuple[dict[str, Any], Arrays] |
     if payload > budget:
         raise ProtocolError(f"payload of {payload} bytes is over the budget of {budget}")
     body = _exactly(stream, payload)
-    arrays, _ = _arrays(header, memoryview(body), 0, len(body))
-    return header, arrays
+    plan, _ = _plan(header, 0, len(body))
+    return header, _build(memoryview(body), plan, 0)
 
 
 def _exactly(stream: BinaryIO, n: int) -> bytes:
@@ -89,7 +101,7 @@ def _exactly(stream: BinaryIO, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _frame(view: memoryview, pos: int, budget: int) -> tuple[dict[str, Any], Arrays, int, int]:
+def _frame(view: memoryview, pos: int, budget: int) -> tuple[dict[str, Any], list[_Planned], int, int, int]:
     if pos + 4 > len(view):
         raise ProtocolError("data ended inside a frame")
     (size,) = struct.unpack(">I", view[pos:pos + 4])
@@ -102,8 +114,8 @@ def _frame(view: memoryview, pos: int, budget: int) -> tuple[dict[str, Any], Arr
         raise ProtocolError("data ended inside a frame's payload")
     if header["payload"] > budget:
         raise ProtocolError("frames declare more than the budget of arrays")
-    arrays, used = _arrays(header, view, start, end)
-    return header, arrays, end, budget - used
+    plan, used = _plan(header, start, end)
+    return header, plan, start, end, budget - used
 
 
 def _header(raw: bytes) -> dict[str, Any]:
@@ -117,8 +129,11 @@ def _header(raw: bytes) -> dict[str, Any]:
     return header
 
 
-def _arrays(header: dict[str, Any], view: memoryview, start: int, end: int) -> tuple[Arrays, int]:
-    """Check every declared array against the payload before building any of them."""
+_Planned = tuple[str, np.dtype, tuple[int, ...], int]  # name, dtype, shape, bytes
+
+
+def _plan(header: dict[str, Any], start: int, end: int) -> tuple[list[_Planned], int]:
+    """Check every declared array against the payload ``[start, end)`` before building any of them."""
     plan, total = [], 0
     for name, spec in header["arrays"].items():
         if not (isinstance(spec, list) and len(spec) == 2 and spec[0] in DTYPES and isinstance(spec[1], list)
@@ -135,8 +150,13 @@ def _arrays(header: dict[str, Any], view: memoryview, start: int, end: int) -> t
         plan.append((name, dtype, tuple(spec[1]), nbytes))
     if total != end - start:
         raise ProtocolError("a frame's payload does not match its arrays")
+    return plan, total
+
+
+def _build(view: memoryview, plan: list[_Planned], start: int) -> Arrays:
+    # Copies: an array must not pin (or, for a bytearray, alias) the whole buffer it came from.
     arrays, pos = {}, start
     for name, dtype, shape, nbytes in plan:
         arrays[name] = np.frombuffer(view[pos:pos + nbytes], dtype=dtype).reshape(shape).copy()
         pos += nbytes
-    return arrays, total
+    return arrays

@@ -136,7 +136,9 @@ class Result:
     output_truncated: bool
     seconds: float
     sandboxed: bool
-    channel: bytes = b""             # what the child wrote to fd 3, at most channel_bytes
+    # What the child wrote to fd 3, at most channel_bytes: the buffer it was read into, not a
+    # copy, so that a full channel is held once (the grader's memory bound counts it once).
+    channel: bytes | bytearray = b""
     channel_overflow: bool = False   # it wrote more, and was killed for it
     memory_peak: int | None = None   # bytes, from the cgroup (None without one)
     memory_exceeded: bool = False    # the cgroup's limit was hit
@@ -601,7 +603,7 @@ class _Collected:
     err: bytes
     truncated: bool
     timed_out: bool
-    channel: bytes
+    channel: bytearray
     overflow: bool
 
 
@@ -683,7 +685,7 @@ def _collect(proc: subprocess.Popen, limits: Limits, deadline: float, stdin: byt
             if in_fd is not None:
                 close_stdin()
     return _Collected(bytes(bufs[out_fd]), bytes(bufs[err_fd]), truncated, timed_out,
-                      bytes(channel), overflow)
+                      channel, overflow)
 
 
 _READ_BYTES = 1 << 20
