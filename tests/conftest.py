@@ -163,6 +163,28 @@ CLASSWIDE_TESTS: tuple[str, ...] = (
 )
 
 
+# What makes `make check` slow without adding a kit module to it (measured with --durations): the
+# module fixtures that release and grade a whole course or print a PDF, (module, fixture), and single
+# tests that grade in the sandbox for many seconds.  Marked `slow`; `make test` runs them all.
+SLOW_FIXTURES: frozenset[tuple[str, str]] = frozenset({
+    ("test_authoring", "fresh"), ("test_authoring", "repo_course"),      # real nbgrader, three releases
+    ("test_handin", "handed_in"), ("test_handin", "broken_hand_in"),     # notebooks run, PDF printed
+    ("test_handin", "trained"),
+    ("test_unchanged", "released"),                                      # graded again and again
+    ("test_mutants", "course"),                                          # mutants graded in the sandbox
+})
+SLOW_TESTS: tuple[str, ...] = (
+    "test_student_strings.py::test_surrogates_escapes_odd_names_and_bogus_times_never_stop_a_result",
+    "test_student_strings.py::test_on_a_dask_cluster_too",
+    "test_grader.py::test_cli_errors_are_one_line",
+    "test_student_view.py::test_a_hanging_item_is_stopped_and_the_prediction_goes_on",
+    "test_memory_bounds.py::test_answers_of_one_byte_numbers_from_student_code_cost_only_their_items",
+    "test_memory_bounds.py::test_hand_ins_of_20_mb_of_code_are_compared_up_to_a_cap",
+    "test_memory_bounds.py::test_notebooks_of_millions_of_values_cost_their_notebooks_only",
+    "test_inert_views.py::test_the_similarity_report_shows_hostile_code_as_text_under_a_strict_policy",
+)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     missing = sorted({item.path.stem for item in items if item.path.stem not in AREAS})
     if missing:
@@ -174,6 +196,9 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(area)
         if item.nodeid.split("/")[-1].startswith(CLASSWIDE_TESTS):
             item.add_marker("classwide")
+        if item.nodeid.split("/")[-1].startswith(SLOW_TESTS) or \
+                {(item.path.stem, name) for name in getattr(item, "fixturenames", ())} & SLOW_FIXTURES:
+            item.add_marker("slow")
 
 
 def pytest_addoption(parser) -> None:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import AREAS, CLASSWIDE_TESTS, REPO, pytest_collection_modifyitems
+from conftest import AREAS, CLASSWIDE_TESTS, REPO, SLOW_FIXTURES, SLOW_TESTS, pytest_collection_modifyitems
 
 def test_the_table_names_every_test_module_and_nothing_else():
     modules = {p.stem for p in (REPO / "tests").rglob("test_*.py")}
@@ -44,11 +44,13 @@ def test_this_session_has_the_markers(request):
     assert request.node.get_closest_marker("tooling") is not None
 
 
-def test_every_single_classwide_test_exists():
-    """A renamed test would silently fall back into the fast tier."""
-    for entry in CLASSWIDE_TESTS:
+def test_every_single_classwide_or_slow_test_and_fixture_exists():
+    """A renamed test or fixture would silently fall back into the fast tier."""
+    for entry in CLASSWIDE_TESTS + SLOW_TESTS:
         module, name = entry.split("::")
         assert f"\ndef {name}(" in (REPO / "tests" / module).read_text(), entry
+    for module, fixture in SLOW_FIXTURES:
+        assert f"\ndef {fixture}(" in (REPO / "tests" / f"{module}.py").read_text(), (module, fixture)
 
 
 # Kit modules the fast tier runs only in another process, so `make check --kit-touched` would not see
