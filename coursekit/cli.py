@@ -252,6 +252,15 @@ def cmd_fixtures(args: argparse.Namespace) -> int:
     return 1 if differing else 0
 
 
+def _sandbox_options(p: argparse.ArgumentParser) -> None:
+    """How the student's code is wrapped: the same two options wherever the kit grades."""
+    p.add_argument("--allow-unsandboxed", action="store_true",
+                   help="grade even where bubblewrap is unavailable (rlimits only; see docs/security.md)")
+    p.add_argument("--sandbox", metavar="BACKEND",
+                   help="how the student's code is wrapped: bubblewrap (default where it works) or limits-only "
+                        "(needs --allow-unsandboxed), or a registered or module:attribute backend")
+
+
 def build_parser() -> argparse.ArgumentParser:
     # --course and --db are accepted before the subcommand and after it.
     common = argparse.ArgumentParser(add_help=False)
@@ -308,11 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=("sandbox", "nbgrader"), default="sandbox",
                    help="sandbox: checks run outside the student's process (default); "
                         "nbgrader: plain nbgrader autograde, tests in the student's kernel")
-    p.add_argument("--allow-unsandboxed", action="store_true",
-                   help="grade even where bubblewrap is unavailable (rlimits only; see docs/security.md)")
-    p.add_argument("--sandbox", metavar="BACKEND",
-                   help="how the student's code is wrapped: bubblewrap (default where it works) or limits-only "
-                        "(needs --allow-unsandboxed), or a registered or module:attribute backend")
+    _sandbox_options(p)
     p.add_argument("--executor", metavar="NAME",
                    help="where submissions are graded: pool (local processes, the default), dask (with --dask; "
                         "default local), nbgrader (as --engine nbgrader), or a registered or module:attribute one")
@@ -351,9 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants-from", metavar="FOLDER",
                    help="with --variants: also each student file and solution cell of a second reference "
                         "folder (the release's layout), one at a time")
-    p.add_argument("--allow-unsandboxed", action="store_true",
-                   help="grade even where bubblewrap is unavailable (rlimits only; see docs/security.md)")
-    p.add_argument("--sandbox", metavar="BACKEND", help="the sandbox backend, as for autograde")
+    _sandbox_options(p)
     p = add("demo", cmd_demo, "run the whole pipeline on sample submissions", assignment=False)
     p.add_argument("--folder", default=str(REPO / "demo"), help="course root for the demo (default: demo/)")
     p = add("fixtures", cmd_fixtures, "regenerate each assignment's fixture (kept if within tolerance)",
